@@ -1,0 +1,184 @@
+"""The ``ringzero`` command.
+
+ringzero build SERVICE...      build images (cached)
+ringzero boot SERVICE          boot an image and stream its console; Ctrl-C
+                               stops it; exits with the guest's status
+ringzero test [PYTEST ARGS]    run the suites (default: suites/)
+ringzero bench boot            boot-time benchmark
+ringzero sweep                 remove what dead runs left behind
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from . import exit_status
+from .build import BuildError, build, services
+from .hypervisor.accel import resolve
+from .hypervisor.base import BACKENDS
+from .paths import repo_root, reports_dir
+from .runs import Run, sweep
+
+
+def _machine_options(p: argparse.ArgumentParser, backend: str | None = "libvirt") -> None:
+    p.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=backend,
+        help=f"libvirt or qemu (QEMU as a child process); default {backend or 'both'}",
+    )
+    p.add_argument(
+        "--accel",
+        choices=("auto", "kvm", "tcg"),
+        default="auto",
+        help="KVM when usable (auto), or force kvm or tcg",
+    )
+    p.add_argument(
+        "--memory", type=int, default=64, metavar="MIB", help="guest memory (default 64)"
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ringzero", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("build", help="build service images")
+    p.add_argument("services", nargs="*", help="services to build (default: all)")
+
+    p = sub.add_parser("boot", help="boot a service and stream its console")
+    p.add_argument("service")
+    p.add_argument("--cmdline", default="", help="kernel command line for the service")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="stop the VM after this many seconds",
+    )
+    _machine_options(p)
+
+    p = sub.add_parser("test", help="run the suites with pytest", add_help=False)
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER)
+
+    p = sub.add_parser("bench", help="benchmarks")
+    p.add_argument("what", choices=("boot",))
+    p.add_argument("--runs", type=int, default=10, help="boots per configuration (default 10)")
+    _machine_options(p, backend=None)
+
+    sub.add_parser("sweep", help="remove VMs, processes and files left by runs that died")
+    return parser
+
+
+def _echo(data: bytes) -> None:
+    sys.stdout.buffer.write(data.replace(b"\r\n", b"\n"))
+    sys.stdout.buffer.flush()
+
+
+def start_run() -> Run:
+    """A new run, after sweeping what runs that died left behind."""
+    from . import hypervisor  # noqa: F401  (registers the VM sweepers)
+
+    run = Run()
+    for kind, names in sweep(exclude=run.id).items():
+        print(f"ringzero: removed {len(names)} {kind} left by earlier runs", file=sys.stderr)
+    return run
+
+
+def cmd_boot(args: argparse.Namespace) -> int:
+    from .vm import Vm
+
+    image = build([args.service])[args.service]
+    accel = resolve(args.accel)
+    with start_run() as run:
+        artifacts = reports_dir() / run.id / f"boot-{args.service}"
+        vm = Vm(
+            run,
+            image,
+            name=args.service,
+            backend=args.backend,
+            accel=accel,
+            artifacts=artifacts,
+            cmdline=args.cmdline,
+            memory_mib=args.memory,
+            echo=_echo,
+        )
+        try:
+            with vm:
+                assert vm.console is not None
+                if not vm.console.wait_closed(args.timeout if args.timeout else 1e9):
+                    print(
+                        f"\nringzero: stopping {vm.name} after {args.timeout:g} s", file=sys.stderr
+                    )
+                    return 124
+                vm.wait_exit(timeout=5)
+                status = vm.exit_status
+                crash = vm.crash_text()
+        except KeyboardInterrupt:
+            print(f"\nringzero: interrupted; {vm.name} destroyed", file=sys.stderr)
+            return 130
+    if crash:
+        print(f"\n{crash}", file=sys.stderr)
+    print(
+        f"ringzero: {args.service} ended with status {exit_status.describe(status)}; "
+        f"serial log in {artifacts / 'serial.log'}",
+        file=sys.stderr,
+    )
+    return status if status is not None else 1
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    pytest_args = list(args.pytest_args) or ["suites"]
+    cmd = [sys.executable, "-m", "pytest", *pytest_args]
+    return subprocess.run(cmd, cwd=repo_root(), check=False).returncode
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    names = args.services or services()
+    for name, image in build(names).items():
+        print(f"{name}: {image.path.relative_to(repo_root())} ({image.size} bytes)")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import boot_benchmark
+
+    return boot_benchmark(
+        runs=args.runs, backend=args.backend, accel=resolve(args.accel), memory_mib=args.memory
+    )
+
+
+def cmd_sweep(_args: argparse.Namespace) -> int:
+    from . import hypervisor  # noqa: F401  (registers the VM sweepers)
+
+    removed = sweep()
+    for kind, names in removed.items():
+        for name in names:
+            print(f"removed {kind}: {name}")
+    if not removed:
+        print("nothing left behind")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handlers = {
+        "boot": cmd_boot,
+        "test": cmd_test,
+        "build": cmd_build,
+        "bench": cmd_bench,
+        "sweep": cmd_sweep,
+    }
+    try:
+        return handlers[args.command](args)
+    except (BuildError, RuntimeError, ValueError) as e:
+        print(f"ringzero: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

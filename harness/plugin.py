@@ -1,0 +1,233 @@
+"""The pytest plugin (entry point ``ringzero``): options, markers, fixtures
+and per-test artifacts.
+
+Fixtures a suite uses:
+
+- ``target``: the Target under test (``--target``).
+- ``boot``: ``boot(service, cmdline="", memory_mib=None) -> Vm``; builds the
+  image if needed, boots it, and destroys it after the test.
+- ``artifacts``: ``reports/<run-id>/<test>/``, where each VM's serial.log and
+  the hypervisor's log go.
+- ``images``: ``images(service) -> Image`` (built once per session).
+
+Markers: ``rfc(number, section, level)`` names what a conformance test
+checks; ``requires(capability, ...)`` skips a test on targets without them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .build import Image, build
+from .hypervisor.accel import resolve
+from .hypervisor.base import BACKENDS, Accel
+from .paths import reports_dir
+from .runs import Run, new_run_id, sweep
+from .targets import Target, TargetError, load
+from .vm import Vm
+
+LEVELS = ("MUST", "SHOULD", "MAY")
+RUN_ID_ENV = "RINGZERO_RUN_ID"
+VMS_KEY = pytest.StashKey[list[Vm]]()
+TARGET_KEY = pytest.StashKey[Target]()
+RUN_ID_KEY = pytest.StashKey[str]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("ringzero", "ringzero: boot and test unikernels")
+    group.addoption(
+        "--target",
+        default="ringzero",
+        help="target under test: a name in targets/ or a .toml path (default ringzero)",
+    )
+    group.addoption(
+        "--backend",
+        default="libvirt",
+        choices=BACKENDS,
+        help="how VMs are started (default libvirt; qemu runs QEMU directly)",
+    )
+    group.addoption(
+        "--accel",
+        default="auto",
+        choices=("auto", "kvm", "tcg"),
+        help="KVM when usable (auto), or force kvm or tcg",
+    )
+    group.addoption(
+        "--reports", default=None, metavar="DIR", help="where run artifacts go (default reports/)"
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "rfc(number, section, level): the RFC requirement a test checks (MUST/SHOULD/MAY)",
+    )
+    config.addinivalue_line(
+        "markers", "requires(*capabilities): skip unless the target has these capabilities"
+    )
+    try:
+        config.stash[TARGET_KEY] = load(config.getoption("target"))
+    except TargetError as e:
+        raise pytest.UsageError(f"--target: {e}") from None
+    worker = getattr(config, "workerinput", None)
+    if worker is not None:
+        run_id = worker["ringzero_run_id"]
+    else:
+        run_id = os.environ.get(RUN_ID_ENV) or new_run_id()
+        left = sweep(exclude=run_id)
+        for kind, names in left.items():
+            print(f"ringzero: removed {len(names)} {kind} left by earlier runs: {', '.join(names)}")
+    os.environ[RUN_ID_ENV] = run_id
+    config.stash[RUN_ID_KEY] = run_id
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: every worker joins the controller's run."""
+    node.workerinput["ringzero_run_id"] = node.config.stash[RUN_ID_KEY]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    target = config.stash[TARGET_KEY]
+    return (
+        f"ringzero: target {target.name} ({target.kind}), backend {config.getoption('backend')}, "
+        f"accel {config.getoption('accel')}, run {config.stash[RUN_ID_KEY]}"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    target = config.stash[TARGET_KEY]
+    for item in items:
+        for mark in item.iter_markers("rfc"):
+            _check_rfc_marker(item, mark)
+        needed = {cap for mark in item.iter_markers("requires") for cap in mark.args}
+        missing = sorted(needed - target.capabilities)
+        if missing:
+            item.add_marker(
+                pytest.mark.skip(
+                    reason=f"not applicable to target {target.name}: needs {', '.join(missing)}"
+                )
+            )
+        reason = target.deviations.get(item.nodeid)
+        if reason:
+            item.add_marker(pytest.mark.xfail(reason=f"known deviation: {reason}", strict=True))
+
+
+def _check_rfc_marker(item: pytest.Item, mark: pytest.Mark) -> None:
+    args = mark.args
+    if len(args) != 3 or not isinstance(args[0], int) or args[2] not in LEVELS:
+        raise pytest.UsageError(
+            f"{item.nodeid}: use @pytest.mark.rfc(<number>, '<section>', 'MUST|SHOULD|MAY'), "
+            f"not rfc{args!r}"
+        )
+
+
+# ---- fixtures ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def run(pytestconfig: pytest.Config) -> Iterator[Run]:
+    with Run(pytestconfig.stash[RUN_ID_KEY]) as r:
+        yield r
+
+
+@pytest.fixture(scope="session")
+def target(pytestconfig: pytest.Config) -> Target:
+    return pytestconfig.stash[TARGET_KEY]
+
+
+@pytest.fixture(scope="session")
+def backend(pytestconfig: pytest.Config) -> str:
+    return str(pytestconfig.getoption("backend"))
+
+
+@pytest.fixture(scope="session")
+def accel(pytestconfig: pytest.Config) -> Accel:
+    try:
+        return resolve(str(pytestconfig.getoption("accel")))
+    except RuntimeError as e:
+        raise pytest.UsageError(str(e)) from None
+
+
+def _run_reports(config: pytest.Config) -> Path:
+    base = config.getoption("reports")
+    return (Path(base) if base else reports_dir()) / config.stash[RUN_ID_KEY]
+
+
+@pytest.fixture
+def artifacts(request: pytest.FixtureRequest) -> Path:
+    name = re.sub(r"[^A-Za-z0-9_.=-]+", "-", request.node.nodeid).strip("-")
+    path = _run_reports(request.config) / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def images() -> Callable[[str], Image]:
+    cache: dict[str, Image] = {}
+
+    def get(service: str) -> Image:
+        if service not in cache:
+            cache.update(build([service]))
+        return cache[service]
+
+    return get
+
+
+@pytest.fixture
+def boot(
+    request: pytest.FixtureRequest,
+    run: Run,
+    target: Target,
+    backend: str,
+    accel: Accel,
+    artifacts: Path,
+    images: Callable[[str], Image],
+) -> Iterator[Callable[..., Vm]]:
+    vms: list[Vm] = []
+    request.node.stash[VMS_KEY] = vms
+
+    def start(service: str, cmdline: str = "", memory_mib: int | None = None) -> Vm:
+        if target.kind != "unikernel":
+            pytest.skip(f"target {target.name} does not boot unikernel images")
+        n = len(vms)
+        vm = Vm(
+            run,
+            images(service),
+            name=f"{service}-{n}" if n else service,
+            backend=backend,
+            accel=accel,
+            artifacts=artifacts if n == 0 else artifacts / f"vm{n}",
+            cmdline=cmdline,
+            memory_mib=memory_mib or target.memory_mib,
+        )
+        vms.append(vm)
+        return vm.start()
+
+    yield start
+    for vm in vms:
+        vm.destroy()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, Any]:
+    report = yield
+    if report.when == "call" and report.failed:
+        for vm in item.stash.get(VMS_KEY, []):
+            crash = vm.crash_text()
+            if crash:
+                report.sections.append((f"crash report of {vm.name}", crash))
+                (vm.artifacts / "crash.txt").write_text(crash + "\n")
+            if vm.console is not None:
+                report.sections.append(
+                    (f"console of {vm.name} ({vm.console.log_path})", vm.console.tail(40))
+                )
+    return report

@@ -1,0 +1,104 @@
+"""Targets: the systems under test, one TOML file each in targets/.
+
+name = "ringzero"
+kind = "unikernel"               # what starts it
+capabilities = ["kernel", ...]   # which suites apply
+[vm]
+memory_mib = 64
+[deviations]
+"suites/x/test_y.py::test_z" = "why it deviates"  # run as strict xfail
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .paths import repo_root
+
+KINDS = ("unikernel",)
+
+
+class TargetError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    kind: str
+    description: str
+    capabilities: frozenset[str]
+    memory_mib: int = 64
+    deviations: dict[str, str] = field(default_factory=dict)
+    path: Path | None = None
+
+    def has(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+
+def targets_dir() -> Path:
+    return repo_root() / "targets"
+
+
+def available() -> list[str]:
+    return sorted(p.stem for p in targets_dir().glob("*.toml"))
+
+
+def load(name_or_path: str) -> Target:
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        path = targets_dir() / f"{name_or_path}.toml"
+    if not path.exists():
+        raise TargetError(
+            f"no target {name_or_path!r}: the targets are {', '.join(available())} (targets/*.toml)"
+        )
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise TargetError(f"{path}: not valid TOML: {e}") from None
+    return parse(data, path)
+
+
+def parse(data: dict[str, object], path: Path | None = None) -> Target:
+    where = str(path) if path else "target"
+
+    def need(key: str, kind: type) -> object:
+        if key not in data:
+            raise TargetError(f"{where}: missing key {key!r}")
+        if not isinstance(data[key], kind):
+            raise TargetError(f"{where}: {key!r} must be a {kind.__name__}")
+        return data[key]
+
+    name = need("name", str)
+    kind = need("kind", str)
+    if kind not in KINDS:
+        raise TargetError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
+    caps = need("capabilities", list)
+    assert isinstance(caps, list)
+    if not all(isinstance(c, str) for c in caps):
+        raise TargetError(f"{where}: 'capabilities' must be a list of strings")
+    vm = data.get("vm", {})
+    if not isinstance(vm, dict):
+        raise TargetError(f"{where}: [vm] must be a table")
+    memory = vm.get("memory_mib", 64)
+    if not isinstance(memory, int) or memory < 8:
+        raise TargetError(f"{where}: vm.memory_mib must be an integer >= 8")
+    deviations = data.get("deviations", {})
+    if not isinstance(deviations, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v for k, v in deviations.items()
+    ):
+        raise TargetError(f"{where}: [deviations] maps test ids to non-empty reasons")
+    unknown = set(data) - {"name", "kind", "description", "capabilities", "vm", "deviations"}
+    if unknown:
+        raise TargetError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+    return Target(
+        name=str(name),
+        kind=str(kind),
+        description=str(data.get("description", "")),
+        capabilities=frozenset(caps),
+        memory_mib=memory,
+        deviations=dict(deviations),
+        path=path,
+    )

@@ -1,0 +1,187 @@
+"""A booted image: its machine (any backend), its console and its artifacts.
+
+    with Vm(run, image, name="hello", backend="libvirt", accel="kvm",
+            artifacts=Path("reports/<run>/<test>")) as vm:
+        vm.wait_started()
+        status = vm.wait_exit(timeout=5)
+
+Timeouts given to the wait methods are what KVM needs; under TCG they are
+multiplied by ``TCG_SLOWDOWN``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from . import exit_status, hypervisor
+from .build import Image
+from .console import Console, ConsoleError, LineMatch
+from .hypervisor.base import Accel, MachineSpec
+from .runs import Run
+from .symbolize import symbolize
+
+TCG_SLOWDOWN = 8.0
+STARTED_RE = re.compile(r"Service::start\(\) at (\d+) us after reset \(kernel (\d+) us\)")
+
+
+class Vm:
+    def __init__(
+        self,
+        run: Run,
+        image: Image,
+        *,
+        name: str,
+        backend: str,
+        accel: Accel,
+        artifacts: Path,
+        cmdline: str = "",
+        memory_mib: int = 64,
+        echo: Callable[[bytes], None] | None = None,
+    ) -> None:
+        self.run = run
+        self.image = image
+        self.name = run.name(name)
+        self.backend = backend
+        self.accel = accel
+        self.artifacts = artifacts
+        self.cmdline = cmdline
+        self.memory_mib = memory_mib
+        self.scale = TCG_SLOWDOWN if accel == "tcg" else 1.0
+        self._echo = echo
+        self.console: Console | None = None
+        self.machine: hypervisor.Machine | None = None
+        self._undo: Callable[[], None] | None = None
+
+    # ---- life cycle ----------------------------------------------------------------
+
+    def start(self) -> Vm:
+        self.artifacts.mkdir(parents=True, exist_ok=True)
+        socket_dir = self.run.dir
+        spec = MachineSpec(
+            name=self.name,
+            kernel=self.image.path.resolve(),
+            cmdline=self.cmdline,
+            memory_mib=self.memory_mib,
+            accel=self.accel,
+            console_socket=socket_dir / f"{self.name}.com1",
+            log_dir=self.artifacts,
+        )
+        self.console = Console(spec.console_socket, self.artifacts / "serial.log", self._echo)
+        self.machine = hypervisor.create(self.backend, spec)
+        self._undo = self.run.on_close(f"VM {self.name}", self._teardown)
+        try:
+            self.machine.start()
+        except Exception as e:
+            self.destroy()
+            raise RuntimeError(f"{self.backend} could not start {self.name}: {e}") from e
+        return self
+
+    def _teardown(self) -> None:
+        if self.machine is not None:
+            self.machine.destroy()
+        if self.console is not None:
+            self.console.close()
+
+    def destroy(self) -> None:
+        if self._undo is not None:
+            self._undo()
+            self._undo = None
+
+    def __enter__(self) -> Vm:
+        return self.start() if self.machine is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.destroy()
+
+    # ---- waiting -------------------------------------------------------------------
+
+    def _console(self) -> Console:
+        if self.console is None:
+            raise RuntimeError("the VM has not been started")
+        return self.console
+
+    def wait_for(
+        self, pattern: str | re.Pattern[str], timeout: float = 5.0, since: int = 0
+    ) -> LineMatch:
+        """Waits for a console line; a failure names the crash, if there was one."""
+        try:
+            return self._console().wait_for(pattern, timeout * self.scale, since)
+        except ConsoleError as e:
+            crash = self.crash_text()
+            raise ConsoleError(f"{e}\n{crash}" if crash else str(e)) from None
+
+    def wait_started(self, timeout: float = 5.0) -> LineMatch:
+        """Waits for the banner line that says Service::start() is being called."""
+        return self.wait_for(STARTED_RE, timeout)
+
+    def wait_exit(self, timeout: float = 10.0) -> int | None:
+        """Waits for the VM to end; returns its exit status (see exit_status)."""
+        console = self._console()
+        assert self.machine is not None
+        if not console.wait_closed(timeout * self.scale):
+            raise ConsoleError(
+                f"the VM did not end within {timeout * self.scale:g} s\n"
+                f"console tail ({console.log_path}):\n{console.tail()}"
+            )
+        self.machine.wait(5 * self.scale)
+        return self.exit_status
+
+    @property
+    def ended(self) -> bool:
+        return self.machine is not None and not self.machine.running()
+
+    @property
+    def exit_status(self) -> int | None:
+        """The guest's status: the console's exit line, else QEMU's exit code."""
+        console = self._console()
+        if console.exit_status is not None:
+            return console.exit_status
+        code = self.machine.qemu_exit_code if self.machine else None
+        return exit_status.from_qemu_exit_code(code) if code is not None else None
+
+    # ---- what happened ---------------------------------------------------------------
+
+    def crash_text(self) -> str | None:
+        """The crash report with its backtrace symbolized, or None."""
+        crash = self.console.crash if self.console else None
+        if crash is None:
+            return None
+        lines = [f"crash: {crash.what}"]
+        lines += [f"  {line}" for line in crash.lines if not re.match(r"\s*(#\d|backtrace:)", line)]
+        try:
+            frames = symbolize(self.image.elf, crash.addresses)
+            lines += ["backtrace:", *(f"  {frame}" for frame in frames)]
+        except Exception as e:
+            lines += [f"backtrace (not symbolized: {e}):", *(f"  0x{a:x}" for a in crash.addresses)]
+        if not crash.complete:
+            lines.append("  (the report was cut short)")
+        return "\n".join(lines)
+
+    def crash_frames(self) -> list[str]:
+        """Function names of the symbolized backtrace, innermost first."""
+        crash = self.console.crash if self.console else None
+        return [f.function for f in symbolize(self.image.elf, crash.addresses)] if crash else []
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the QEMU process has used so far."""
+        pid = self.machine.pid() if self.machine else None
+        if pid is None:
+            raise RuntimeError("the VM is not running")
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def wait_until_gone(self, timeout: float = 5.0) -> bool:
+        deadline = time.monotonic() + timeout * self.scale
+        while not self.ended:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        with contextlib.suppress(Exception):
+            self._console().wait_closed(1)
+        return True

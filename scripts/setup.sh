@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Everything ringzero needs on a fresh Debian 12 machine, idempotent: the
+# Debian packages in scripts/apt-packages.txt, and a virtual environment in
+# .venv with the harness installed. A second run only checks and returns.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'setup: %s\n' "$*"; }
+
+# ---- Debian packages ---------------------------------------------------------
+mapfile -t wanted < <(grep -Ev '^\s*(#|$)' scripts/apt-packages.txt)
+missing=()
+for pkg in "${wanted[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || { say "need root to install: ${missing[*]}"; exit 1; }
+    sudo="sudo"
+  fi
+  say "installing ${#missing[@]} Debian packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  say "Debian packages: all ${#wanted[@]} present"
+fi
+
+# ---- Python virtual environment ---------------------------------------------
+stamp=.venv/.setup-stamp
+want=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
+if [[ -f $stamp && $(cat $stamp) == "$want" && -x .venv/bin/ringzero ]]; then
+  say "Python environment: up to date (.venv)"
+else
+  [[ -x .venv/bin/python ]] || { say "creating .venv"; python3 -m venv .venv; }
+  say "installing the harness into .venv (libvirt-python compiles: ~20 s)"
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e '.[dev]'
+  echo "$want" > $stamp
+fi
+
+# ---- KVM ----------------------------------------------------------------------
+if .venv/bin/python -c 'from ringzero.hypervisor.accel import kvm_status as s; ok, why = s(); print(why); raise SystemExit(0 if ok else 1)' >/tmp/ringzero-kvm.$$ 2>&1; then
+  say "KVM: usable"
+else
+  say "KVM: not usable ($(cat /tmp/ringzero-kvm.$$)); VMs will run under TCG, slower"
+fi
+rm -f /tmp/ringzero-kvm.$$

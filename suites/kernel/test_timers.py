@@ -1,0 +1,47 @@
+"""Timers: one-shot accuracy, a repeating timer's count, ordering and stop.
+
+Each timing is checked twice: by the guest's own clock, and by the host's
+clock from when the console lines arrived, which catches a guest clock that
+runs at the wrong rate."""
+
+import pytest
+
+pytestmark = pytest.mark.requires("kernel")
+
+
+def test_oneshot_100ms_fires_on_time(kernel_test):
+    """A 100 ms one-shot never fires early and fires within a few ms."""
+    vm = kernel_test("timer_oneshot")
+    armed = vm.wait_for(r"^timer_oneshot: armed$")
+    fired = vm.wait_for(r"^timer_oneshot: fired elapsed_us=(\d+)$")
+    guest_ms = int(fired[1]) / 1000
+    host_ms = (fired.line.time - armed.line.time) * 1000
+    late = 5 * vm.scale
+    assert 100 <= guest_ms <= 100 + late, f"guest measured {guest_ms} ms"
+    assert 100 - 5 <= host_ms <= 100 + late + 10, f"host measured {host_ms:.1f} ms"
+    assert vm.wait_exit() == 0
+
+
+def test_periodic_10ms_counts_100_in_one_second(kernel_test):
+    """A 10 ms repeating timer keeps its phase: 100 ticks in 1 s, none after stop."""
+    vm = kernel_test("timer_periodic")
+    started = vm.wait_for(r"^timer_periodic: started$")
+    counted = vm.wait_for(r"^timer_periodic: count=(\d+) elapsed_us=(\d+)$", timeout=5)
+    count, guest_ms = int(counted[1]), int(counted[2]) / 1000
+    host_ms = (counted.line.time - started.line.time) * 1000
+    assert count == 100 or (vm.accel == "tcg" and 98 <= count <= 100), f"count {count}"
+    assert 1000 <= guest_ms <= 1000 + 5 * vm.scale
+    assert 1000 * 0.97 <= host_ms <= 1000 * 1.03 + 10 * vm.scale, f"host measured {host_ms:.1f} ms"
+    vm.wait_for(r"^timer_periodic: stop ok$")
+    vm.wait_for(r"^timer_periodic: no ticks after stop ok$")
+    assert vm.wait_exit() == 0
+
+
+def test_timers_fire_in_deadline_order_and_stop(kernel_test):
+    """Timers started out of order fire in deadline order; a stopped timer
+    never fires; a repeating timer can stop itself from its callback."""
+    vm = kernel_test("timer_order")
+    assert vm.wait_exit() == 0, vm.console.tail()
+    assert "FAIL" not in vm.console.text()
+    for what in ("deadline order", "periodic timer stops itself", "no timers left"):
+        vm.wait_for(rf"^timer_order: {what} ok$")
