@@ -101,12 +101,13 @@ def build(names: Iterable[str], *, verbose: bool = True) -> dict[str, Image]:
             return images
         if verbose:
             print(f"ringzero: building {', '.join(stale)} ...", file=sys.stderr, flush=True)
-        if not (out / "CMakeCache.txt").exists():
-            generator = ["-G", "Ninja"] if shutil.which("ninja") else []
-            _run(
-                ["cmake", "-S", str(repo_root() / "unikernel"), "-B", str(out), *generator],
-                "configuring the unikernel build",
-            )
+        # Configuring an up-to-date tree costs little, and it repairs a tree
+        # whose last configure failed halfway.
+        generator = ["-G", "Ninja"] if shutil.which("ninja") else []
+        _run(
+            ["cmake", "-S", str(repo_root() / "unikernel"), "-B", str(out), *generator],
+            "configuring the unikernel build",
+        )
         _run(["cmake", "--build", str(out), "--target", *stale], "building " + ", ".join(stale))
         for name in stale:
             _stamp(images[name]).write_text(digest)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 
@@ -28,7 +29,15 @@ def reports_dir() -> Path:
 
 
 def state_dir() -> Path:
-    """Host-wide state shared by all runs on this machine (locks, sockets)."""
-    path = Path(os.environ.get("RINGZERO_STATE_DIR", "/tmp/ringzero"))
+    """Host-wide state shared by all runs on this machine (locks, sockets):
+    /run/ringzero when /run is writable (a tmpfs: gone after a reboot), else
+    a per-user directory under the temporary directory."""
+    env = os.environ.get("RINGZERO_STATE_DIR")
+    if env:
+        path = Path(env)
+    elif os.access("/run", os.W_OK):
+        path = Path("/run/ringzero")
+    else:
+        path = Path(tempfile.gettempdir()) / f"ringzero-state-{os.getuid()}"
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -200,7 +200,7 @@ def boot(
         vm = Vm(
             run,
             images(service),
-            name=f"{service}-{n}" if n else service,
+            name=service,
             backend=backend,
             accel=accel,
             artifacts=artifacts if n == 0 else artifacts / f"vm{n}",

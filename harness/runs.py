@@ -73,6 +73,7 @@ class Run:
         self._undo: list[tuple[str, Callable[[], None]]] = []
         self._mutex = threading.Lock()
         self._closed = False
+        self._counter = 0
         atexit.register(self.close)
         _install_signal_handlers()
 
@@ -82,6 +83,15 @@ class Run:
 
     def name(self, local: str) -> str:
         return resource_name(self.id, local)
+
+    def unique_name(self, local: str) -> str:
+        """A name no other resource of this run has: numbered per process, and
+        marked with the pytest-xdist worker, e.g. ``ringzero-<run>-gw1-hello-3``."""
+        with self._mutex:
+            self._counter += 1
+            n = self._counter
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        return self.name(f"{worker}-{local}-{n}" if worker else f"{local}-{n}")
 
     def on_close(self, what: str, undo: Callable[[], None]) -> Callable[[], None]:
         """Registers an undo step; returns a function that runs it now instead."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +28,20 @@ from .symbolize import symbolize
 
 TCG_SLOWDOWN = 8.0
 STARTED_RE = re.compile(r"Service::start\(\) at (\d+) us after reset \(kernel (\d+) us\)")
+
+
+def demangle_types(text: str) -> str:
+    """The kernel prints C++ type names mangled ("of type St13runtime_error"),
+    which keeps the demangler out of the image; c++filt reads them here."""
+
+    def one(m: re.Match[str]) -> str:
+        try:
+            out = subprocess.run(["c++filt", "-t", m.group(1)], capture_output=True, text=True)
+        except OSError:
+            return m.group(0)
+        return f"of type {out.stdout.strip() or m.group(1)}"
+
+    return re.sub(r"of type (\S+?)(?=:|$)", one, text)
 
 
 class Vm:
@@ -45,7 +60,7 @@ class Vm:
     ) -> None:
         self.run = run
         self.image = image
-        self.name = run.name(name)
+        self.name = run.unique_name(name)
         self.backend = backend
         self.accel = accel
         self.artifacts = artifacts
@@ -151,7 +166,7 @@ class Vm:
         crash = self.console.crash if self.console else None
         if crash is None:
             return None
-        lines = [f"crash: {crash.what}"]
+        lines = [f"crash: {demangle_types(crash.what)}"]
         lines += [f"  {line}" for line in crash.lines if not re.match(r"\s*(#\d|backtrace:)", line)]
         try:
             frames = symbolize(self.image.elf, crash.addresses)

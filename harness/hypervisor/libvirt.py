@@ -154,8 +154,17 @@ class LibvirtMachine:
             self._pid = int(Path(f"/run/libvirt/qemu/{self.spec.name}.pid").read_text())
 
     def running(self) -> bool:
+        """Whether QEMU still runs. libvirt's own view lags a second or more
+        behind QEMU's exit (its stop job tears the domain down), so the QEMU
+        process decides when libvirt gave us its PID."""
         if self._dom is None:
             return False
+        if self._pid is not None:
+            try:
+                cmdline = Path(f"/proc/{self._pid}/cmdline").read_bytes()
+            except OSError:
+                return False
+            return self.spec.name.encode() in cmdline
         try:
             return bool(self._dom.isActive())
         except Exception:  # a transient domain that ended is gone from libvirt
@@ -170,6 +179,7 @@ class LibvirtMachine:
         return True
 
     def destroy(self) -> None:
+        # A domain whose QEMU has exited is torn down by libvirt by itself.
         if self.running():
             with contextlib.suppress(Exception):
                 self._dom.destroy()

@@ -53,13 +53,15 @@ void print_banner() {
   using namespace rz;
   auto heap = os::heap_stats();
   console::print(
-      "ringzero %s on %s (%s apic, tsc %lu kHz via %s, nx %s)\n"
-      "memory %zu KiB, heap %zu KiB%s, cmdline \"%s\"\n"
+      "ringzero %s on %s (%s apic, %s timer, tsc %lu kHz via %s, nx %s)\n"
+      "memory %zu KiB, heap %zu KiB%s, cmdline \"%.*s\"\n"
       "ringzero: Service::start() at %lu us after reset (kernel %lu us)\n",
       RINGZERO_VERSION, hypervisor_name(), apic::x2apic() ? "x2" : "x",
+      apic::tsc_deadline() ? "tsc-deadline" : "one-shot",
       clock::tsc_hz() / 1000, clock::source(), paging::nx_enabled() ? "on" : "off",
       os::memory_total() / 1024, heap.capacity / 1024, os::heap_debug() ? " (debug)" : "",
-      os_internal::boot.cmdline.data(), os::boot_to_start_us(), os::kernel_init_us());
+      int(os_internal::boot.cmdline.size()), os_internal::boot.cmdline.data(),
+      os::boot_to_start_us(), os::kernel_init_us());
 }
 
 }  // namespace
@@ -76,6 +78,7 @@ extern "C" [[noreturn]] void kernel_main(std::uint32_t magic, std::uint32_t info
   os_internal::boot.memory_total = boot_info.usable_bytes;
 
   paging::init(ram_top());
+  clock::start_calibration();
   init_heap();
   cxxrt::run_constructors();
   clock::init();

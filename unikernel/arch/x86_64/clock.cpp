@@ -125,6 +125,56 @@ bool init_cpuid() {
   return false;
 }
 
+// HPET (IA-PC HPET spec 1.0a, 2.3): its period is exact, in femtoseconds.
+constexpr std::uintptr_t hpet_base = 0xFED00000;
+constexpr std::size_t hpet_capabilities = 0x00, hpet_config = 0x10, hpet_counter = 0xF0;
+constexpr std::uint64_t hpet_max_period_fs = 100'000'000;  // the spec's slowest: 10 MHz
+constexpr std::uint64_t calibration_window_ns = 2'000'000;
+
+struct Mark {
+  std::uint64_t tsc, hpet;
+  std::uint64_t bracket;  // TSC ticks the counter read took: the mark's uncertainty
+};
+std::uint64_t hpet_period_fs = 0;
+Mark hpet_mark{};
+
+volatile std::uint64_t& hpet_reg(std::size_t offset) {
+  return *reinterpret_cast<volatile std::uint64_t*>(hpet_base + offset);
+}
+
+// An HPET reading paired with the TSC. Each counter read traps to the VMM and
+// can stall (under TCG it waits for QEMU's big lock), so take the tightest of
+// a few TSC-bracketed reads and its midpoint.
+Mark hpet_now() {
+  Mark best{0, 0, ~0ull};
+  for (int i = 0; i < 8; ++i) {
+    std::uint64_t before = rdtsc();
+    std::uint64_t counter = hpet_reg(hpet_counter);
+    std::uint64_t bracket = rdtsc() - before;
+    if (bracket < best.bracket) best = {before + bracket / 2, counter, bracket};
+  }
+  return best;
+}
+
+// TSC ticks over at least calibration_window_ns of HPET time since the mark
+// that start_calibration() took (kernel init overlaps the wait), and until
+// the two marks' uncertainty is below 0.1 % of the span.
+bool finish_hpet() {
+  if (!hpet_period_fs) return false;
+  const std::uint64_t window = calibration_window_ns * 1'000'000 / hpet_period_fs;  // HPET ticks
+  const std::uint64_t give_up = 50 * window;
+  Mark now;
+  do {
+    now = hpet_now();
+  } while (now.hpet - hpet_mark.hpet < window ||
+           ((hpet_mark.bracket + now.bracket) * 1000 > now.tsc - hpet_mark.tsc &&
+            now.hpet - hpet_mark.hpet < give_up));
+  unsigned __int128 fs = (unsigned __int128)(now.hpet - hpet_mark.hpet) * hpet_period_fs;
+  set_hz(std::uint64_t((unsigned __int128)(now.tsc - hpet_mark.tsc) * 1'000'000'000'000'000 / fs),
+         "hpet");
+  return true;
+}
+
 // Last resort: count TSC ticks over 10 ms of PIT channel 2 (1.193182 MHz).
 void init_pit() {
   constexpr std::uint32_t pit_hz = 1'193'182;
@@ -172,9 +222,19 @@ void init_rtc() {
 
 }  // namespace
 
+void start_calibration() {
+  if (is_kvm() || init_cpuid()) return;  // exact sources need no reference
+  std::uint64_t caps = hpet_reg(hpet_capabilities);
+  std::uint64_t period = caps >> 32;
+  if (caps == ~0ull || period == 0 || period > hpet_max_period_fs) return;  // no HPET
+  hpet_reg(hpet_config) = hpet_reg(hpet_config) | 1;                        // counter on
+  hpet_period_fs = period;
+  hpet_mark = hpet_now();
+}
+
 void init() {
   if (init_kvmclock()) return;
-  if (!init_cpuid()) init_pit();
+  if (!init_cpuid() && !finish_hpet()) init_pit();
   init_rtc();
 }
 

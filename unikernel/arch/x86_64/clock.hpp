@@ -1,12 +1,18 @@
-// Time: a monotonic clock from the TSC (frequency from kvmclock or CPUID, a
-// short PIT calibration only as the last resort) and the wall clock, read
-// once at boot (kvmclock or CMOS RTC) and advanced by the TSC afterwards.
+// Time: a monotonic clock from the TSC and the wall clock, read once at boot
+// (kvmclock or the CMOS RTC) and advanced by the TSC afterwards.
+//
+// The TSC frequency comes from kvmclock (KVM), CPUID 0x15/0x16, or else is
+// measured against the HPET over 2 ms that overlap the rest of kernel init
+// (TCG has neither of the first two); the PIT is the last resort.
 #pragma once
 #include <cstdint>
 
 namespace rz::clock {
 
-// Reads the TSC frequency and the wall clock. Called once during boot.
+// Takes the first HPET reading when the TSC frequency has to be measured.
+// Called once, as early as the HPET is mapped.
+void start_calibration();
+// Settles the TSC frequency and reads the wall clock. Called once, later.
 void init();
 
 // Nanoseconds since the CPU came out of reset (TSC 0).
@@ -18,7 +24,7 @@ std::uint64_t tsc_hz();
 // Converts between TSC ticks and nanoseconds.
 std::uint64_t ticks_to_ns(std::uint64_t ticks);
 std::uint64_t ns_to_ticks(std::uint64_t ns);
-// Where the frequency came from: "kvmclock", "cpuid15", "cpuid16", "pit".
+// Where the frequency came from: "kvmclock", "cpuid15", "cpuid16", "hpet", "pit".
 const char* source();
 
 inline std::uint64_t rdtsc() {

@@ -1,5 +1,7 @@
 #include "arch/x86_64/crash.hpp"
 
+#include <unwind.h>
+
 #include <ringzero/os.hpp>
 
 #include "arch/x86_64/stacks.hpp"
@@ -79,13 +81,17 @@ void describe_page_fault(const cpu::InterruptFrame& f) {
   console::print("fault: %s %s at 0x%016lx%s\n", access, why, cr2, which);
 }
 
-}  // namespace
-
-void print_backtrace(std::uintptr_t rip, std::uintptr_t rbp) {
-  console::write("backtrace:\n");
-  int n = 0;
+// The frames of the frame-pointer chain, numbered from n.
+void walk_frames(int n, std::uintptr_t rip, std::uintptr_t rbp, std::uintptr_t rsp) {
   if (rip) console::print("  #%d 0x%016lx\n", n++, rip);
+  // A fault outside the text (a call into data, a jump to garbage) happened
+  // before the callee could set up a frame: its caller's return address is
+  // the word at the top of the stack.
   stacks::Range stack;
+  if (rip && !in_text(rip) && stacks::find(rsp, stack) && rsp + 8 <= stack.top) {
+    std::uintptr_t ret = *reinterpret_cast<const std::uintptr_t*>(rsp);
+    if (in_text(ret)) console::print("  #%d 0x%016lx\n", n++, ret);
+  }
   std::uintptr_t fp = rbp;
   while (n < max_frames && fp && (fp & 7) == 0 && stacks::find(fp, stack) &&
          fp + 16 <= stack.top) {
@@ -100,6 +106,13 @@ void print_backtrace(std::uintptr_t rip, std::uintptr_t rbp) {
   }
 }
 
+}  // namespace
+
+void print_backtrace(std::uintptr_t rip, std::uintptr_t rbp, std::uintptr_t rsp) {
+  console::write("backtrace:\n");
+  walk_frames(0, rip, rbp, rsp);
+}
+
 void cpu_exception(const cpu::InterruptFrame& f) {
   begin("CPU exception %lu (%s), error code 0x%lx", f.vector, exception_name(f.vector), f.error);
   if (f.vector == 14) describe_page_fault(f);
@@ -111,15 +124,37 @@ void cpu_exception(const cpu::InterruptFrame& f) {
       "r14 %016lx r15 %016lx cr2 %016lx cr3 %016lx\n",
       f.rip, f.rsp, f.rbp, f.rflags, f.rax, f.rbx, f.rcx, f.rdx, f.rsi, f.rdi, f.r8, f.r9, f.r10,
       f.r11, f.r12, f.r13, f.r14, f.r15, cpu::read_cr2(), cpu::read_cr3());
-  print_backtrace(f.rip, f.rbp);
+  print_backtrace(f.rip, f.rbp, f.rsp);
   end(os::exit_status::cpu_exception);
 }
+
+namespace {
+
+struct UnwindState {
+  int frames;
+};
+
+_Unwind_Reason_Code print_unwound_frame(_Unwind_Context* context, void* arg) {
+  auto* state = static_cast<UnwindState*>(arg);
+  std::uintptr_t ip = _Unwind_GetIP(context);
+  if (!ip || state->frames >= max_frames) return _URC_END_OF_STACK;
+  console::print("  #%d 0x%016lx\n", state->frames++, ip);
+  return _URC_NO_REASON;
+}
+
+}  // namespace
 
 void report(int status, std::uintptr_t rbp, const char* fmt, va_list ap) {
   char buf[256];
   libc::vsnprintf(buf, sizeof(buf), fmt, ap);
   begin("%s", buf);
-  print_backtrace(0, rbp);
+  // From here (not a trap frame) the DWARF unwinder can walk through code
+  // built without frame pointers, such as libstdc++'s; the frame-pointer
+  // walk is the fallback.
+  console::write("backtrace:\n");
+  UnwindState state{0};
+  _Unwind_Backtrace(print_unwound_frame, &state);
+  if (state.frames == 0) walk_frames(0, 0, rbp, 0);
   end(status);
 }
 

@@ -26,7 +26,9 @@ namespace rz::crash {
 // function that calls this (frame pointer `rbp`).
 [[noreturn]] void report(int status, std::uintptr_t rbp, const char* fmt, va_list ap);
 
-// Prints "backtrace:" and the frames, starting with `rip` if it is non-zero.
-void print_backtrace(std::uintptr_t rip, std::uintptr_t rbp);
+// Prints "backtrace:" and the frames found by walking the frame-pointer
+// chain from `rbp`, starting with `rip` if it is non-zero (`rsp` finds the
+// caller when `rip` is outside the kernel's text).
+void print_backtrace(std::uintptr_t rip, std::uintptr_t rbp, std::uintptr_t rsp);
 
 }  // namespace rz::crash

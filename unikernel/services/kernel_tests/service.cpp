@@ -246,6 +246,14 @@ void exceptions() {
 
 // ---- crashes ------------------------------------------------------------------------
 
+// Hides a pointer from the optimizer, which would otherwise elide a malloc
+// and free pair, drop a second free of the same pointer, or fold a call.
+template <typename T>
+T* opaque(T* p) {
+  asm volatile("" : "+r"(p));
+  return p;
+}
+
 [[gnu::noinline]] void kernel_tests_throw_uncaught() {
   throw std::runtime_error("nobody catches this");
 }
@@ -260,7 +268,8 @@ int data_word = 0xC3;  // "ret", in a no-execute page
   *reinterpret_cast<volatile char*>(__text_start) = 0;
 }
 [[gnu::noinline]] void kernel_tests_fault_exec_data() {
-  reinterpret_cast<void (*)()>(&data_word)();
+  reinterpret_cast<void (*)()>(opaque(&data_word))();
+  asm volatile("");  // no tail call: keep this function's return address on the stack
 }
 // Recurses until the boot stack's guard page stops it.
 [[gnu::noinline]] int kernel_tests_fault_stack_overflow(int n) {
@@ -270,9 +279,11 @@ int data_word = 0xC3;  // "ret", in a no-execute page
   return pad[0];
 }
 [[gnu::noinline]] void kernel_tests_fault_ud() { __builtin_trap(); }
-[[gnu::noinline]] int kernel_tests_fault_div(int zero) {
-  volatile int divisor = zero;
-  return 1 / divisor;
+// Inline assembly: the compiler turns "1 / x" into a division-free select.
+[[gnu::noinline]] unsigned kernel_tests_fault_div(unsigned divisor) {
+  unsigned quotient;
+  asm volatile("xor %%edx, %%edx; div %2" : "=a"(quotient) : "a"(1u), "r"(divisor) : "rdx");
+  return quotient;
 }
 
 void fault(std::string_view kind) {
@@ -290,15 +301,15 @@ void fault(std::string_view kind) {
 void heap_error(std::string_view kind) {
   std::printf("heap_error: %.*s (heap debug %s)\n", int(kind.size()), kind.data(),
               os::heap_debug() ? "on" : "off");
-  auto* p = static_cast<char*>(std::malloc(32));
+  auto* p = opaque(static_cast<char*>(std::malloc(32)));
   if (kind == "double_free") {
-    std::free(p);
-    std::free(p);
+    std::free(opaque(p));
+    std::free(opaque(p));
   } else if (kind == "overrun") {
-    p[32] = 'x';
-    std::free(p);
+    opaque(p)[32] = 'x';
+    std::free(opaque(p));
   } else if (kind == "invalid_free") {
-    std::free(p + 8);
+    std::free(opaque(p + 8));
   }
   std::printf("heap_error: not detected\n");
   os::shutdown(os::exit_status::failure);
