@@ -117,7 +117,7 @@ class Console:
                     self._add_line(now, raw)
                 self._cond.notify_all()
 
-    def _add_line(self, now: float, raw: bytes) -> None:
+    def _add_line(self, now: float, raw: bytes, complete: bool = True) -> None:
         text = raw.decode("utf-8", errors="replace").rstrip("\r")
         line = Line(len(self._lines), now, text)
         self._lines.append(line)
@@ -131,14 +131,15 @@ class Console:
                 frame = FRAME_RE.match(text)
                 if frame:
                     self.crash.addresses.append(int(frame.group(2), 16))
-        m = EXIT_RE.match(text)
+        # Only a whole line counts: "exit status 1" may be "... 123" cut short.
+        m = EXIT_RE.match(text) if complete else None
         if m:
             self.exit_status = int(m.group(1))
 
     def _finish(self) -> None:
         with self._cond:
             if self._partial:
-                self._add_line(time.monotonic(), self._partial)
+                self._add_line(time.monotonic(), self._partial, complete=False)
                 self._partial = b""
             self._closed = True
             self._cond.notify_all()

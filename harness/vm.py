@@ -152,12 +152,12 @@ class Vm:
 
     @property
     def exit_status(self) -> int | None:
-        """The guest's status: the console's exit line, else QEMU's exit code."""
-        console = self._console()
-        if console.exit_status is not None:
-            return console.exit_status
+        """The guest's status: from QEMU's exit code where the backend knows
+        it (isa-debug-exit makes it exact), else from the console's exit line."""
         code = self.machine.qemu_exit_code if self.machine else None
-        return exit_status.from_qemu_exit_code(code) if code is not None else None
+        if code is not None:
+            return exit_status.from_qemu_exit_code(code)
+        return self._console().exit_status
 
     # ---- what happened ---------------------------------------------------------------
 

@@ -103,3 +103,13 @@ def test_close_without_a_connection_does_not_hang(tmp_path):
     c.close()
     assert time.monotonic() - start < 2
     assert not (tmp_path / "x.sock").exists()
+
+
+def test_a_cut_off_exit_line_gives_no_status(console):
+    """QEMU may stop before the last bytes leave: "exit status 1" could be
+    the start of "exit status 123"."""
+    with connect(console) as s:
+        s.sendall(b"ringzero: exit status 1")
+    assert console.wait_closed(2)
+    assert console.lines[-1].text == "ringzero: exit status 1"
+    assert console.exit_status is None

@@ -22,7 +22,8 @@ def test_banner_states_version_memory_cmdline_and_start_time(kernel_test):
     Service::start(); the kernel's own part of it is the smaller one."""
     vm = kernel_test("banner", "marker=banner-check-42", memory_mib=64)
     head = vm.wait_for(
-        r"^ringzero (\S+) on (\S+) \((x2?) apic, (tsc-deadline|one-shot) timer, tsc (\d+) kHz via (\w+), nx on\)"
+        r"^ringzero (\S+) on (\S+) \((x2?) apic, (tsc-deadline|one-shot) timer, "
+        r"tsc (\d+) kHz via (\w+), nx on\)"
     )
     assert head[1] == kernel_version()
     assert head[2] == ("kvm" if vm.accel == "kvm" else "tcg")

@@ -22,15 +22,23 @@ def test_oneshot_100ms_fires_on_time(kernel_test):
     assert vm.wait_exit() == 0
 
 
-def test_periodic_10ms_counts_100_in_one_second(kernel_test):
-    """A 10 ms repeating timer keeps its phase: 100 ticks in 1 s, none after stop."""
+def test_periodic_10ms_covers_100_periods_in_one_second(kernel_test):
+    """A 10 ms repeating timer keeps its phase over 1 s: its last tick is the
+    one for period 100, each tick comes on the 10 ms grid (a little late at
+    most), and a period is only missing when the host did not run the VM
+    then (skipped, not made up in a burst); no tick after stop."""
     vm = kernel_test("timer_periodic")
     started = vm.wait_for(r"^timer_periodic: started$")
-    counted = vm.wait_for(r"^timer_periodic: count=(\d+) elapsed_us=(\d+)$", timeout=5)
-    count, guest_ms = int(counted[1]), int(counted[2]) / 1000
+    counted = vm.wait_for(
+        r"^timer_periodic: count=(\d+) periods=(\d+) max_late_us=(\d+) elapsed_us=(\d+)$",
+        timeout=5,
+    )
+    count, periods, max_late_us, elapsed_us = (int(counted[i]) for i in range(1, 5))
     host_ms = (counted.line.time - started.line.time) * 1000
-    assert count == 100 or (vm.accel == "tcg" and 98 <= count <= 100), f"count {count}"
-    assert 1000 <= guest_ms <= 1000 + 5 * vm.scale
+    assert periods == 100, f"the last tick was for period {periods}"
+    assert 90 <= count <= 100, f"{100 - count} of 100 periods skipped"
+    assert max_late_us <= 2000 * vm.scale, f"a tick came {max_late_us} us after its period"
+    assert 1_000_000 <= elapsed_us <= 1_000_000 + 5000 * vm.scale
     assert 1000 * 0.97 <= host_ms <= 1000 * 1.03 + 10 * vm.scale, f"host measured {host_ms:.1f} ms"
     vm.wait_for(r"^timer_periodic: stop ok$")
     vm.wait_for(r"^timer_periodic: no ticks after stop ok$")

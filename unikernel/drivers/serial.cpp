@@ -8,7 +8,7 @@ namespace {
 // Register offsets and bits, 16550 data sheet.
 constexpr std::uint16_t data = 0, interrupt_enable = 1, fifo_control = 2, line_control = 3,
                         modem_control = 4, line_status = 5;
-constexpr std::uint8_t lsr_data_ready = 0x01, lsr_thr_empty = 0x20;
+constexpr std::uint8_t lsr_data_ready = 0x01, lsr_thr_empty = 0x20, lsr_transmitter_empty = 0x40;
 
 }  // namespace
 
@@ -17,9 +17,9 @@ void init(std::uint16_t port) {
   cpu::outb(port + line_control, 0x80);  // DLAB: divisor follows
   cpu::outb(port + data, 0x01);          // 115200 baud
   cpu::outb(port + interrupt_enable, 0x00);
-  cpu::outb(port + line_control, 0x03);  // 8N1
-  cpu::outb(port + fifo_control, 0xC7);  // FIFO on, cleared, 14-byte threshold
-  cpu::outb(port + modem_control, 0x03); // DTR, RTS
+  cpu::outb(port + line_control, 0x03);   // 8N1
+  cpu::outb(port + fifo_control, 0xC7);   // FIFO on, cleared, 14-byte threshold
+  cpu::outb(port + modem_control, 0x03);  // DTR, RTS
 }
 
 void write(std::uint16_t port, const char* p, std::size_t len) {
@@ -38,6 +38,12 @@ bool read(std::uint16_t port, char& out) {
   if (!(cpu::inb(port + line_status) & lsr_data_ready)) return false;
   out = static_cast<char>(cpu::inb(port + data));
   return true;
+}
+
+void flush(std::uint16_t port) {
+  // Bounded: a UART that never drains must not hang the VM's exit.
+  for (int i = 0; i < 1'000'000; ++i)
+    if (cpu::inb(port + line_status) & lsr_transmitter_empty) return;
 }
 
 }  // namespace rz::serial

@@ -14,5 +14,8 @@ void init(std::uint16_t port);
 void write(std::uint16_t port, const char* data, std::size_t len);
 // Reads one byte if one is waiting.
 bool read(std::uint16_t port, char& out);
+// Waits until every byte written has left the UART (FIFO and shift register
+// empty): a VMM that stops the VM right after may otherwise drop the rest.
+void flush(std::uint16_t port);
 
 }  // namespace rz::serial

@@ -25,7 +25,9 @@ void write_crlf(const char* p, std::size_t len) {
   if (n) serial::write(serial::com1, buf, n);
 }
 
-void sink(void*, const char* data, std::size_t len) { write_crlf(data, len); }
+void sink(void*, const char* data, std::size_t len) {
+  write_crlf(data, len);
+}
 
 }  // namespace
 
@@ -38,6 +40,10 @@ void init() {
 void write(const char* data, std::size_t len) {
   if (!ready) init();
   write_crlf(data, len);
+}
+
+void flush() {
+  if (ready) serial::flush(serial::com1);
 }
 
 int print(const char* fmt, ...) {

@@ -11,7 +11,12 @@ void init();
 
 // Writes bytes to the console; "\n" is sent as "\r\n".
 void write(const char* data, std::size_t len);
-inline void write(std::string_view s) { write(s.data(), s.size()); }
+inline void write(std::string_view s) {
+  write(s.data(), s.size());
+}
+
+// Waits until everything written has left the UART.
+void flush();
 
 // printf-style output to the console (see kernel/libc/format.hpp).
 [[gnu::format(printf, 1, 2)]] int print(const char* fmt, ...);

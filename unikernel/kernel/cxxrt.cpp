@@ -35,7 +35,9 @@ constexpr std::size_t tls_max = 4096;
 constexpr std::size_t tcb_size = 64;
 alignas(tls_align) char tls_block[tls_max + tcb_size];
 
-std::size_t align_up(std::size_t v, std::size_t a) { return (v + a - 1) & ~(a - 1); }
+std::size_t align_up(std::size_t v, std::size_t a) {
+  return (v + a - 1) & ~(a - 1);
+}
 
 }  // namespace
 
@@ -46,8 +48,8 @@ void init_tls() {
   std::memcpy(tls_block, __tdata_start, image);
   std::memset(tls_block + image, 0, total - image);
   auto* tcb = reinterpret_cast<std::uint64_t*>(tls_block + total);
-  tcb[0] = reinterpret_cast<std::uint64_t>(tcb);  // self pointer (%fs:0)
-  tcb[2] = reinterpret_cast<std::uint64_t>(tcb);  // glibc's "self" slot
+  tcb[0] = reinterpret_cast<std::uint64_t>(tcb);    // self pointer (%fs:0)
+  tcb[2] = reinterpret_cast<std::uint64_t>(tcb);    // glibc's "self" slot
   tcb[5] = clock::rdtsc() * 0x9E3779B97F4A7C15ull;  // stack protector canary, varies per boot
   cpu::wrmsr(cpu::MSR_FS_BASE, reinterpret_cast<std::uint64_t>(tcb));
 }
@@ -67,14 +69,24 @@ ElfW(Phdr) image_phdrs[2];
 void fill_phdrs() {
   if (image_phdrs[0].p_type == PT_LOAD) return;
   auto start = reinterpret_cast<ElfW(Addr)>(__image_start);
-  image_phdrs[0] = {.p_type = PT_LOAD, .p_flags = PF_R | PF_W | PF_X, .p_offset = 0,
-                    .p_vaddr = start, .p_paddr = start,
+  image_phdrs[0] = {.p_type = PT_LOAD,
+                    .p_flags = PF_R | PF_W | PF_X,
+                    .p_offset = 0,
+                    .p_vaddr = start,
+                    .p_paddr = start,
                     .p_filesz = ElfW(Xword)(__image_end - __image_start),
-                    .p_memsz = ElfW(Xword)(__image_end - __image_start), .p_align = 4096};
+                    .p_memsz = ElfW(Xword)(__image_end - __image_start),
+                    .p_align = 4096};
   auto hdr = reinterpret_cast<ElfW(Addr)>(__eh_frame_hdr_start);
   auto hdr_size = ElfW(Xword)(__eh_frame_hdr_end - __eh_frame_hdr_start);
-  image_phdrs[1] = {.p_type = PT_GNU_EH_FRAME, .p_flags = PF_R, .p_offset = 0, .p_vaddr = hdr,
-                    .p_paddr = hdr, .p_filesz = hdr_size, .p_memsz = hdr_size, .p_align = 4};
+  image_phdrs[1] = {.p_type = PT_GNU_EH_FRAME,
+                    .p_flags = PF_R,
+                    .p_offset = 0,
+                    .p_vaddr = hdr,
+                    .p_paddr = hdr,
+                    .p_filesz = hdr_size,
+                    .p_memsz = hdr_size,
+                    .p_align = 4};
 }
 
 }  // namespace
@@ -115,8 +127,12 @@ extern "C" void __cxa_guard_release(__guard* guard) noexcept {
 extern "C" void __cxa_guard_abort(__guard*) noexcept {}
 }  // namespace __cxxabiv1
 
-extern "C" void __cxa_pure_virtual() { rz::panic("pure virtual function called"); }
-extern "C" void __cxa_deleted_virtual() { rz::panic("deleted virtual function called"); }
+extern "C" void __cxa_pure_virtual() {
+  rz::panic("pure virtual function called");
+}
+extern "C" void __cxa_deleted_virtual() {
+  rz::panic("deleted virtual function called");
+}
 
 namespace {
 

@@ -29,22 +29,32 @@ void on_timer_interrupt() {
 
 // TSC value at which the timer should fire for a deadline in ns, rounded up
 // so it never fires before the deadline is due.
-std::uint64_t deadline_tsc(std::uint64_t ns) { return clock::ns_to_ticks(ns) + 1; }
+std::uint64_t deadline_tsc(std::uint64_t ns) {
+  return clock::ns_to_ticks(ns) + 1;
+}
 
 }  // namespace
 
-void init() { interrupts::set_handler(interrupts::timer_vector, on_timer_interrupt); }
+void init() {
+  interrupts::set_handler(interrupts::timer_vector, on_timer_interrupt);
+}
 
-TimerQueue& timers() { return queue; }
+TimerQueue& timers() {
+  return queue;
+}
 
 void add_poller(Poller poller) {
   if (poller_count == max_pollers) panic("eventloop: more than %d pollers", max_pollers);
   pollers[poller_count++] = poller;
 }
 
-void notify() { pending = true; }
+void notify() {
+  pending = true;
+}
 
-Stats stats() { return counters; }
+Stats stats() {
+  return counters;
+}
 
 void run() {
   for (;;) {
@@ -80,19 +90,24 @@ namespace os {
 
 Timers::id_t Timers::oneshot(duration_t delay, handler_t handler) {
   auto now = rz::clock::monotonic_ns();
-  return rz::eventloop::timers().start(now + std::uint64_t(std::max<std::int64_t>(delay.count(), 0)),
-                                       0, std::move(handler));
+  return rz::eventloop::timers().start(
+      now + std::uint64_t(std::max<std::int64_t>(delay.count(), 0)), 0, std::move(handler));
 }
 
 Timers::id_t Timers::periodic(duration_t first, duration_t period, handler_t handler) {
   if (period.count() <= 0) rz::panic("Timers::periodic: period must be positive");
   auto now = rz::clock::monotonic_ns();
-  return rz::eventloop::timers().start(now + std::uint64_t(std::max<std::int64_t>(first.count(), 0)),
-                                       std::uint64_t(period.count()), std::move(handler));
+  return rz::eventloop::timers().start(
+      now + std::uint64_t(std::max<std::int64_t>(first.count(), 0)), std::uint64_t(period.count()),
+      std::move(handler));
 }
 
-bool Timers::stop(id_t id) { return rz::eventloop::timers().stop(id); }
+bool Timers::stop(id_t id) {
+  return rz::eventloop::timers().stop(id);
+}
 
-std::size_t Timers::active() { return rz::eventloop::timers().active(); }
+std::size_t Timers::active() {
+  return rz::eventloop::timers().active();
+}
 
 }  // namespace os

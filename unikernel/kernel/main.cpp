@@ -57,11 +57,10 @@ void print_banner() {
       "memory %zu KiB, heap %zu KiB%s, cmdline \"%.*s\"\n"
       "ringzero: Service::start() at %lu us after reset (kernel %lu us)\n",
       RINGZERO_VERSION, hypervisor_name(), apic::x2apic() ? "x2" : "x",
-      apic::tsc_deadline() ? "tsc-deadline" : "one-shot",
-      clock::tsc_hz() / 1000, clock::source(), paging::nx_enabled() ? "on" : "off",
-      os::memory_total() / 1024, heap.capacity / 1024, os::heap_debug() ? " (debug)" : "",
-      int(os_internal::boot.cmdline.size()), os_internal::boot.cmdline.data(),
-      os::boot_to_start_us(), os::kernel_init_us());
+      apic::tsc_deadline() ? "tsc-deadline" : "one-shot", clock::tsc_hz() / 1000, clock::source(),
+      paging::nx_enabled() ? "on" : "off", os::memory_total() / 1024, heap.capacity / 1024,
+      os::heap_debug() ? " (debug)" : "", int(os_internal::boot.cmdline.size()),
+      os_internal::boot.cmdline.data(), os::boot_to_start_us(), os::kernel_init_us());
 }
 
 }  // namespace
@@ -78,11 +77,13 @@ extern "C" [[noreturn]] void kernel_main(std::uint32_t magic, std::uint32_t info
   os_internal::boot.memory_total = boot_info.usable_bytes;
 
   paging::init(ram_top());
+  // Timer calibration (under TCG) overlaps the rest of start-up.
   clock::start_calibration();
+  apic::init();
   init_heap();
   cxxrt::run_constructors();
   clock::init();
-  apic::init();
+  apic::finish_init();
   eventloop::init();
   cpu::enable_interrupts();
 

@@ -58,7 +58,8 @@ bool parse(std::uint32_t magic, std::uint32_t info_address, BootInfo& out, const
     std::uintptr_t p = info->mmap_addr, end = p + info->mmap_length;
     while (p + sizeof(std::uint32_t) <= end) {
       const auto* e = reinterpret_cast<const MmapEntry*>(p);
-      if (e->size < sizeof(MmapEntry) - sizeof(std::uint32_t) || p + sizeof(std::uint32_t) + e->size > end)
+      if (e->size < sizeof(MmapEntry) - sizeof(std::uint32_t) ||
+          p + sizeof(std::uint32_t) + e->size > end)
         break;  // malformed entry: keep what was read so far
       if (e->type == type_available) add_region(out, e->base, e->length);
       p += sizeof(std::uint32_t) + e->size;

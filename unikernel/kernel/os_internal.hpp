@@ -7,10 +7,10 @@
 namespace rz::os_internal {
 
 struct BootState {
-  std::string_view cmdline;     // arguments, without the image name
-  std::size_t memory_total;     // usable RAM from the memory map
-  std::uint64_t entry_tsc;      // TSC at the first instruction (boot.S)
-  std::uint64_t start_tsc;      // TSC just before Service::start()
+  std::string_view cmdline;  // arguments, without the image name
+  std::size_t memory_total;  // usable RAM from the memory map
+  std::uint64_t entry_tsc;   // TSC at the first instruction (boot.S)
+  std::uint64_t start_tsc;   // TSC just before Service::start()
 };
 extern BootState boot;
 

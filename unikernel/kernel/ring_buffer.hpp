@@ -12,7 +12,8 @@ namespace rz {
 
 template <typename T, std::size_t Capacity>
 class RingBuffer {
-  static_assert(Capacity > 0 && (Capacity & (Capacity - 1)) == 0, "capacity must be a power of two");
+  static_assert(Capacity > 0 && (Capacity & (Capacity - 1)) == 0,
+                "capacity must be a power of two");
 
  public:
   // False (and counted in dropped()) when the ring is full.

@@ -8,7 +8,8 @@
 namespace cmdline = rz::cmdline;
 
 TEST_CASE("the image name is not an argument") {
-  CHECK(cmdline::strip_image_name("/path/hello.img test=stdlib heap=debug") == "test=stdlib heap=debug");
+  CHECK(cmdline::strip_image_name("/path/hello.img test=stdlib heap=debug") ==
+        "test=stdlib heap=debug");
   CHECK(cmdline::strip_image_name("  hello.img    a=b ") == "a=b ");
   CHECK(cmdline::strip_image_name("hello.img").empty());
   CHECK(cmdline::strip_image_name("").empty());
@@ -20,9 +21,9 @@ TEST_CASE("key=value lookup") {
   CHECK(cmdline::value(line, "ip") == "10.0.0.2/24");
   CHECK(cmdline::value(line, "kind") == "null");
   CHECK(cmdline::value(line, "test") == "exit");  // the last one wins
-  CHECK(cmdline::value(line, "quiet").empty());    // bare word: no value
+  CHECK(cmdline::value(line, "quiet").empty());   // bare word: no value
   CHECK(cmdline::value(line, "missing").empty());
-  CHECK(cmdline::value(line, "tes").empty());       // whole keys only
+  CHECK(cmdline::value(line, "tes").empty());  // whole keys only
 }
 
 TEST_CASE("bare words and keys are both present") {

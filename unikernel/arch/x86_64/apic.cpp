@@ -22,7 +22,15 @@ constexpr std::uint32_t divide_by_1 = 0xB;
 bool use_x2apic = false;
 bool use_tsc_deadline = false;
 volatile std::uint32_t* mmio = nullptr;
-std::uint64_t timer_hz = 0;  // one-shot mode only
+std::uint64_t measured_timer_hz = 0;  // one-shot mode only
+
+// One-shot mode calibration: the APIC count and the TSC at its start.
+struct CountMark {
+  std::uint64_t tsc;
+  std::uint32_t count;
+  std::uint64_t bracket;  // TSC ticks the read took
+};
+CountMark calibration_start{};
 
 void write(std::uint32_t reg, std::uint32_t value) {
   if (use_x2apic)
@@ -42,18 +50,17 @@ void mask_legacy_pic() {
   cpu::outb(0xA1, 0xFF);
 }
 
-// One-shot mode needs the APIC timer's rate: count it against the TSC for
-// 1 ms. Only when TSC-deadline mode is missing (some TCG CPU models).
-void calibrate_one_shot() {
-  write(reg_timer_divide, divide_by_1);
-  write(reg_lvt_timer, lvt_masked | interrupts::timer_vector);
-  write(reg_timer_initial, 0xFFFFFFFF);
-  std::uint64_t start = clock::rdtsc(), span = clock::ns_to_ticks(1'000'000);
-  while (clock::rdtsc() - start < span) {
+// The current count paired with the TSC: the tightest of a few bracketed
+// reads, since a read traps to the VMM and may stall (see clock.cpp).
+CountMark read_count() {
+  CountMark best{0, 0, ~0ull};
+  for (int i = 0; i < 8; ++i) {
+    std::uint64_t before = clock::rdtsc();
+    std::uint32_t count = read(reg_timer_current);
+    std::uint64_t bracket = clock::rdtsc() - before;
+    if (bracket < best.bracket) best = {before + bracket / 2, count, bracket};
   }
-  std::uint32_t elapsed = 0xFFFFFFFF - read(reg_timer_current);
-  write(reg_timer_initial, 0);
-  timer_hz = std::uint64_t(elapsed) * 1000;
+  return best;
 }
 
 }  // namespace
@@ -76,10 +83,32 @@ void init() {
   write(reg_svr, svr_enable | interrupts::spurious_vector);
   if (use_tsc_deadline) {
     write(reg_lvt_timer, lvt_tsc_deadline | interrupts::timer_vector);
-  } else {
-    calibrate_one_shot();
-    write(reg_lvt_timer, interrupts::timer_vector);
+    return;
   }
+  // One-shot mode (TCG has no TSC-deadline mode) needs the timer's rate:
+  // let it count down, masked, while the rest of the kernel starts.
+  write(reg_timer_divide, divide_by_1);
+  write(reg_lvt_timer, lvt_masked | interrupts::timer_vector);
+  write(reg_timer_initial, 0xFFFFFFFF);
+  calibration_start = read_count();
+}
+
+void finish_init() {
+  if (use_tsc_deadline) return;
+  // clock::init() has waited for its own calibration window, so this span
+  // is long enough; still insist on the reads' uncertainty staying < 0.1 %.
+  CountMark end;
+  std::uint64_t span;
+  do {
+    end = read_count();
+    span = end.tsc - calibration_start.tsc;
+  } while ((calibration_start.bracket + end.bracket) * 1000 > span &&
+           clock::ticks_to_ns(span) < 50'000'000);
+  std::uint64_t counted = calibration_start.count - end.count;
+  measured_timer_hz =
+      std::uint64_t((unsigned __int128)counted * 1'000'000'000 / clock::ticks_to_ns(span));
+  write(reg_timer_initial, 0);
+  write(reg_lvt_timer, interrupts::timer_vector);
 }
 
 void arm_timer(std::uint64_t tsc) {
@@ -90,7 +119,8 @@ void arm_timer(std::uint64_t tsc) {
   std::uint64_t now = clock::rdtsc();
   std::uint64_t count = 1;
   if (tsc > now) {
-    unsigned __int128 c = (unsigned __int128)clock::ticks_to_ns(tsc - now) * timer_hz / 1'000'000'000;
+    unsigned __int128 c =
+        (unsigned __int128)clock::ticks_to_ns(tsc - now) * measured_timer_hz / 1'000'000'000;
     count = c < 1 ? 1 : (c > 0xFFFFFFFF ? 0xFFFFFFFF : std::uint64_t(c));
   }
   write(reg_timer_initial, std::uint32_t(count));
@@ -103,10 +133,21 @@ void disarm_timer() {
     write(reg_timer_initial, 0);
 }
 
-void eoi() { write(reg_eoi, 0); }
+void eoi() {
+  write(reg_eoi, 0);
+}
 
-bool x2apic() { return use_x2apic; }
-bool tsc_deadline() { return use_tsc_deadline; }
-std::uint32_t id() { return use_x2apic ? read(reg_id) : read(reg_id) >> 24; }
+bool x2apic() {
+  return use_x2apic;
+}
+bool tsc_deadline() {
+  return use_tsc_deadline;
+}
+std::uint32_t id() {
+  return use_x2apic ? read(reg_id) : read(reg_id) >> 24;
+}
+std::uint64_t timer_hz() {
+  return measured_timer_hz;
+}
 
 }  // namespace rz::apic

@@ -7,8 +7,10 @@ namespace rz::apic {
 
 // Masks the legacy 8259 PICs, enables the local APIC (x2APIC when the CPU has
 // it) and sets up its timer: TSC-deadline mode when available, else one-shot
-// mode calibrated against the TSC.
+// mode, whose rate is measured against the TSC between init() and
+// finish_init() (called after clock::init()).
 void init();
+void finish_init();
 
 // Arms the timer to interrupt at (or just after) TSC value `tsc`; a deadline
 // in the past interrupts at once.
@@ -18,6 +20,8 @@ void disarm_timer();
 void eoi();
 
 bool x2apic();
+// The one-shot timer's measured rate (0 in TSC-deadline mode).
+std::uint64_t timer_hz();
 bool tsc_deadline();
 std::uint32_t id();
 

@@ -34,10 +34,10 @@ static_assert(sizeof(PvclockWallClock) == 12);
 constexpr std::uint64_t ns_per_s = 1'000'000'000;
 
 std::uint64_t hz = 0;
-std::uint64_t ns_mult = 0;    // ns = ticks * ns_mult >> 32
-std::uint64_t ticks_mult = 0; // ticks = ns * ticks_mult >> 32
+std::uint64_t ns_mult = 0;     // ns = ticks * ns_mult >> 32
+std::uint64_t ticks_mult = 0;  // ticks = ns * ticks_mult >> 32
 const char* hz_source = "none";
-std::uint64_t wall_ref_ns = 0;   // the wall clock at TSC value wall_ref_tsc
+std::uint64_t wall_ref_ns = 0;  // the wall clock at TSC value wall_ref_tsc
 std::uint64_t wall_ref_tsc = 0;
 
 alignas(64) PvclockTime pvclock;
@@ -98,8 +98,8 @@ bool init_kvmclock() {
   cpu::wrmsr(msr_kvm_wall_clock_new, reinterpret_cast<std::uint64_t>(&pvwall));
   PvclockWallClock w = read_versioned(pvwall);
   std::uint64_t now = rdtsc();
-  std::uint64_t system_ns = t.system_time + pvclock_scale(now - t.tsc_timestamp,
-                                                          t.tsc_to_system_mul, t.tsc_shift);
+  std::uint64_t system_ns =
+      t.system_time + pvclock_scale(now - t.tsc_timestamp, t.tsc_to_system_mul, t.tsc_shift);
   wall_ref_ns = std::uint64_t(w.sec) * ns_per_s + w.nsec + system_ns;
   wall_ref_tsc = now;
   return true;
@@ -244,9 +244,17 @@ std::uint64_t ticks_to_ns(std::uint64_t ticks) {
 std::uint64_t ns_to_ticks(std::uint64_t ns) {
   return std::uint64_t(((unsigned __int128)ns * ticks_mult) >> 32);
 }
-std::uint64_t monotonic_ns() { return ticks_to_ns(rdtsc()); }
-std::uint64_t realtime_ns() { return wall_ref_ns + ticks_to_ns(rdtsc() - wall_ref_tsc); }
-std::uint64_t tsc_hz() { return hz; }
-const char* source() { return hz_source; }
+std::uint64_t monotonic_ns() {
+  return ticks_to_ns(rdtsc());
+}
+std::uint64_t realtime_ns() {
+  return wall_ref_ns + ticks_to_ns(rdtsc() - wall_ref_tsc);
+}
+std::uint64_t tsc_hz() {
+  return hz;
+}
+const char* source() {
+  return hz_source;
+}
 
 }  // namespace rz::clock

@@ -27,7 +27,9 @@ struct CpuidResult {
 };
 inline CpuidResult cpuid(std::uint32_t leaf, std::uint32_t subleaf = 0) {
   CpuidResult r;
-  asm volatile("cpuid" : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx) : "a"(leaf), "c"(subleaf));
+  asm volatile("cpuid"
+               : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx)
+               : "a"(leaf), "c"(subleaf));
   return r;
 }
 
@@ -41,9 +43,15 @@ inline void wrmsr(std::uint32_t msr, std::uint64_t value) {
                : "memory");
 }
 
-inline void outb(std::uint16_t port, std::uint8_t v) { asm volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
-inline void outw(std::uint16_t port, std::uint16_t v) { asm volatile("outw %0, %1" ::"a"(v), "Nd"(port)); }
-inline void outl(std::uint16_t port, std::uint32_t v) { asm volatile("outl %0, %1" ::"a"(v), "Nd"(port)); }
+inline void outb(std::uint16_t port, std::uint8_t v) {
+  asm volatile("outb %0, %1" ::"a"(v), "Nd"(port));
+}
+inline void outw(std::uint16_t port, std::uint16_t v) {
+  asm volatile("outw %0, %1" ::"a"(v), "Nd"(port));
+}
+inline void outl(std::uint16_t port, std::uint32_t v) {
+  asm volatile("outl %0, %1" ::"a"(v), "Nd"(port));
+}
 inline std::uint8_t inb(std::uint16_t port) {
   std::uint8_t v;
   asm volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
@@ -60,25 +68,33 @@ inline std::uint32_t inl(std::uint16_t port) {
   return v;
 }
 
-#define RZ_CPU_READ_CR(n)                                \
-  inline std::uint64_t read_cr##n() {                    \
-    std::uint64_t v;                                     \
-    asm volatile("mov %%cr" #n ", %0" : "=r"(v));        \
-    return v;                                            \
+#define RZ_CPU_READ_CR(n)                         \
+  inline std::uint64_t read_cr##n() {             \
+    std::uint64_t v;                              \
+    asm volatile("mov %%cr" #n ", %0" : "=r"(v)); \
+    return v;                                     \
   }
 RZ_CPU_READ_CR(0)
 RZ_CPU_READ_CR(2)
 RZ_CPU_READ_CR(3)
 RZ_CPU_READ_CR(4)
 #undef RZ_CPU_READ_CR
-inline void write_cr3(std::uint64_t v) { asm volatile("mov %0, %%cr3" ::"r"(v) : "memory"); }
+inline void write_cr3(std::uint64_t v) {
+  asm volatile("mov %0, %%cr3" ::"r"(v) : "memory");
+}
 
-inline void enable_interrupts() { asm volatile("sti" ::: "memory"); }
-inline void disable_interrupts() { asm volatile("cli" ::: "memory"); }
+inline void enable_interrupts() {
+  asm volatile("sti" ::: "memory");
+}
+inline void disable_interrupts() {
+  asm volatile("cli" ::: "memory");
+}
 // Enables interrupts and halts in one step: STI's one-instruction shadow
 // means an interrupt that is already pending wakes the HLT rather than
 // slipping in between.
-inline void enable_interrupts_and_halt() { asm volatile("sti; hlt" ::: "memory"); }
+inline void enable_interrupts_and_halt() {
+  asm volatile("sti; hlt" ::: "memory");
+}
 [[noreturn]] inline void halt_forever() {
   for (;;) asm volatile("cli; hlt");
 }

@@ -20,17 +20,28 @@ int depth = 0;  // > 0 while a report is being written
 
 const char* exception_name(std::uint64_t v) {
   static const char* const names[] = {
-      "#DE divide error",       "#DB debug",
-      "NMI",                    "#BP breakpoint",
-      "#OF overflow",           "#BR bound range exceeded",
-      "#UD invalid opcode",     "#NM device not available",
-      "#DF double fault",       "coprocessor segment overrun",
-      "#TS invalid TSS",        "#NP segment not present",
-      "#SS stack-segment fault", "#GP general protection",
-      "#PF page fault",         "reserved",
-      "#MF x87 floating point", "#AC alignment check",
-      "#MC machine check",      "#XM SIMD floating point",
-      "#VE virtualization",     "#CP control protection",
+      "#DE divide error",
+      "#DB debug",
+      "NMI",
+      "#BP breakpoint",
+      "#OF overflow",
+      "#BR bound range exceeded",
+      "#UD invalid opcode",
+      "#NM device not available",
+      "#DF double fault",
+      "coprocessor segment overrun",
+      "#TS invalid TSS",
+      "#NP segment not present",
+      "#SS stack-segment fault",
+      "#GP general protection",
+      "#PF page fault",
+      "reserved",
+      "#MF x87 floating point",
+      "#AC alignment check",
+      "#MC machine check",
+      "#XM SIMD floating point",
+      "#VE virtualization",
+      "#CP control protection",
   };
   return v < sizeof(names) / sizeof(names[0]) ? names[v] : "reserved";
 }
@@ -67,7 +78,7 @@ void begin(const char* what_fmt, ...) {
 
 void describe_page_fault(const cpu::InterruptFrame& f) {
   std::uintptr_t cr2 = cpu::read_cr2();
-  const char* access = (f.error & (1u << 4)) ? "instruction fetch from"
+  const char* access = (f.error & (1u << 4))   ? "instruction fetch from"
                        : (f.error & (1u << 1)) ? "write to"
                                                : "read from";
   const char* why = (f.error & 1u) ? "a protected page" : "an unmapped page";
@@ -93,8 +104,7 @@ void walk_frames(int n, std::uintptr_t rip, std::uintptr_t rbp, std::uintptr_t r
     if (in_text(ret)) console::print("  #%d 0x%016lx\n", n++, ret);
   }
   std::uintptr_t fp = rbp;
-  while (n < max_frames && fp && (fp & 7) == 0 && stacks::find(fp, stack) &&
-         fp + 16 <= stack.top) {
+  while (n < max_frames && fp && (fp & 7) == 0 && stacks::find(fp, stack) && fp + 16 <= stack.top) {
     auto* words = reinterpret_cast<const std::uintptr_t*>(fp);
     std::uintptr_t next = words[0], ret = words[1];
     if (!in_text(ret)) break;

@@ -13,11 +13,17 @@ std::uint64_t unexpected = 0;
 
 }  // namespace
 
-void set_handler(std::uint8_t vector, Handler handler) { handlers[vector] = handler; }
+void set_handler(std::uint8_t vector, Handler handler) {
+  handlers[vector] = handler;
+}
 
-std::uint8_t allocate_vector() { return next_vector < spurious_vector ? next_vector++ : 0; }
+std::uint8_t allocate_vector() {
+  return next_vector < spurious_vector ? next_vector++ : 0;
+}
 
-std::uint64_t unexpected_count() { return unexpected; }
+std::uint64_t unexpected_count() {
+  return unexpected;
+}
 
 }  // namespace rz::interrupts
 

@@ -31,7 +31,9 @@ constexpr std::size_t fine_tables = 8;
 
 bool nx = false;
 
-std::uint64_t addr(const void* p) { return reinterpret_cast<std::uint64_t>(p); }
+std::uint64_t addr(const void* p) {
+  return reinterpret_cast<std::uint64_t>(p);
+}
 
 std::uint64_t flags_for_page(std::uint64_t a, std::uint64_t nx_bit) {
   if (a == 0) return 0;  // null
@@ -45,7 +47,9 @@ std::uint64_t flags_for_page(std::uint64_t a, std::uint64_t nx_bit) {
 
 }  // namespace
 
-bool nx_enabled() { return nx; }
+bool nx_enabled() {
+  return nx;
+}
 
 void init(std::uint64_t ram_top) {
   nx = cpu::enable_nx();

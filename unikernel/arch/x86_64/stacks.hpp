@@ -28,8 +28,12 @@ inline Range ist(int i) {
   auto base = reinterpret_cast<std::uintptr_t>(ist_stacks) + i * (page_size + ist_stack_size);
   return {base + page_size, base + page_size + ist_stack_size};
 }
-inline std::uintptr_t ist_guard(int i) { return ist(i).bottom - page_size; }
-inline std::uintptr_t boot_guard() { return reinterpret_cast<std::uintptr_t>(boot_stack_guard); }
+inline std::uintptr_t ist_guard(int i) {
+  return ist(i).bottom - page_size;
+}
+inline std::uintptr_t boot_guard() {
+  return reinterpret_cast<std::uintptr_t>(boot_stack_guard);
+}
 
 // The stack that contains address a, if any.
 inline bool find(std::uintptr_t a, Range& out) {

@@ -13,11 +13,12 @@ namespace os {
 namespace exit_status {
 inline constexpr int success = 0;
 inline constexpr int failure = 1;
-inline constexpr int cpu_exception = 121;      // CPU exception in the kernel or a service
-inline constexpr int panic = 122;              // rz::panic(): a kernel invariant broke
-inline constexpr int uncaught_exception = 123; // std::terminate(), e.g. a C++ exception nobody caught
-inline constexpr int out_of_memory = 124;      // operator new could not allocate
-inline constexpr int heap_corruption = 125;    // heap debug mode: double/invalid free, overrun
+inline constexpr int cpu_exception = 121;  // CPU exception in the kernel or a service
+inline constexpr int panic = 122;          // rz::panic(): a kernel invariant broke
+inline constexpr int uncaught_exception =
+    123;                                     // std::terminate(), e.g. a C++ exception nobody caught
+inline constexpr int out_of_memory = 124;    // operator new could not allocate
+inline constexpr int heap_corruption = 125;  // heap debug mode: double/invalid free, overrun
 }  // namespace exit_status
 
 // Ends the VM with the given status (0..127). Does not return.
@@ -43,12 +44,12 @@ std::uint64_t kernel_init_us();
 std::size_t memory_total();
 
 struct HeapStats {
-  std::size_t capacity;      // bytes managed by the heap
-  std::size_t in_use;        // bytes handed out and not yet freed
-  std::size_t peak;          // highest in_use seen
-  std::size_t live;          // allocations not yet freed
-  std::uint64_t allocations; // allocations ever made
-  std::uint64_t frees;       // frees ever made
+  std::size_t capacity;       // bytes managed by the heap
+  std::size_t in_use;         // bytes handed out and not yet freed
+  std::size_t peak;           // highest in_use seen
+  std::size_t live;           // allocations not yet freed
+  std::uint64_t allocations;  // allocations ever made
+  std::uint64_t frees;        // frees ever made
 };
 HeapStats heap_stats();
 // Whether the heap runs in debug mode (canaries, double/invalid free checks);

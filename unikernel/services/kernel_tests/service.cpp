@@ -32,30 +32,44 @@ void check(bool ok, const char* test, const char* what) {
   if (!ok) ++failures;
 }
 
-[[noreturn]] void finish() { os::shutdown(failures ? os::exit_status::failure : os::exit_status::success); }
+[[noreturn]] void finish() {
+  os::shutdown(failures ? os::exit_status::failure : os::exit_status::success);
+}
 
-std::int64_t now_us() { return os::uptime().count() / 1000; }
+std::int64_t now_us() {
+  return os::uptime().count() / 1000;
+}
 
 // ---- timers -------------------------------------------------------------------
 
 void timer_oneshot() {
   auto armed = now_us();
-  std::printf("timer_oneshot: armed\n");
   os::Timers::oneshot(100ms, [armed] {
     std::printf("timer_oneshot: fired elapsed_us=%lld\n", static_cast<long long>(now_us() - armed));
     os::shutdown(os::exit_status::success);
   });
+  std::printf("timer_oneshot: armed\n");
 }
 
+// A 10 ms repeating timer for 1 s. It keeps its phase: the tick for period
+// k comes at k * 10 ms after the start or a little later, and periods the
+// CPU missed (the host did not run the VM) are skipped, not made up. A
+// tick's period is therefore (its time - start) / 10 ms, rounded down, and
+// the last tick's period says how many periods passed.
 void timer_periodic() {
   static int count = 0;
+  static std::int64_t started = 0, last = 0, max_late_us = 0;
   static os::Timers::id_t tick;
-  auto started = now_us();
-  std::printf("timer_periodic: started\n");
-  tick = os::Timers::periodic(10ms, [] { ++count; });
-  os::Timers::oneshot(1000ms, [started] {
-    std::printf("timer_periodic: count=%d elapsed_us=%lld\n", count,
-                static_cast<long long>(now_us() - started));
+  started = now_us();
+  tick = os::Timers::periodic(10ms, [] {
+    last = now_us();
+    ++count;
+    max_late_us = std::max(max_late_us, (last - started) % 10000);
+  });
+  os::Timers::oneshot(1000ms, [] {
+    std::printf("timer_periodic: count=%d periods=%lld max_late_us=%lld elapsed_us=%lld\n", count,
+                static_cast<long long>((last - started) / 10000),
+                static_cast<long long>(max_late_us), static_cast<long long>(now_us() - started));
     check(os::Timers::stop(tick), "timer_periodic", "stop");
     int at_stop = count;
     os::Timers::oneshot(50ms, [at_stop] {
@@ -63,6 +77,7 @@ void timer_periodic() {
       finish();
     });
   });
+  std::printf("timer_periodic: started\n");
 }
 
 void timer_order() {
@@ -117,14 +132,17 @@ void heap_stress() {
       shared.push_back(std::make_shared<std::string>(std::to_string(i)));
     }
     auto mid = os::heap_stats();
-    std::printf("heap_stress: during in_use=%zu live=%zu peak=%zu\n", mid.in_use, mid.live, mid.peak);
+    std::printf("heap_stress: during in_use=%zu live=%zu peak=%zu\n", mid.in_use, mid.live,
+                mid.peak);
     for (auto& [p, size] : blocks) std::free(p);
   }
   auto after = os::heap_stats();
   std::printf("heap_stress: after in_use=%zu live=%zu peak=%zu allocations=%llu frees=%llu\n",
-              after.in_use, after.live, after.peak, static_cast<unsigned long long>(after.allocations),
+              after.in_use, after.live, after.peak,
+              static_cast<unsigned long long>(after.allocations),
               static_cast<unsigned long long>(after.frees));
-  check(after.in_use == before.in_use && after.live == before.live, "heap_stress", "back to baseline");
+  check(after.in_use == before.in_use && after.live == before.live, "heap_stress",
+        "back to baseline");
   check(after.peak > before.in_use + 1000000, "heap_stress", "peak recorded");
   finish();
 }
@@ -166,8 +184,9 @@ void stdlib() {
   auto t1 = std::chrono::steady_clock::now();
   check(t1 > t0, t, "steady_clock advances");
   auto wall = std::chrono::system_clock::now().time_since_epoch();
-  std::printf("stdlib: system_clock_s=%lld\n",
-              static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(wall).count()));
+  std::printf(
+      "stdlib: system_clock_s=%lld\n",
+      static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(wall).count()));
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.3f|%5d|%-4s|%x", 3.14159, 42, "ab", 255);
   check(std::strcmp(buf, "3.142|   42|ab  |ff") == 0, t, "snprintf");
@@ -278,7 +297,9 @@ int data_word = 0xC3;  // "ret", in a no-execute page
   if (n >= 0) return kernel_tests_fault_stack_overflow(n + 1) + pad[0];
   return pad[0];
 }
-[[gnu::noinline]] void kernel_tests_fault_ud() { __builtin_trap(); }
+[[gnu::noinline]] void kernel_tests_fault_ud() {
+  __builtin_trap();
+}
 // Inline assembly: the compiler turns "1 / x" into a division-free select.
 [[gnu::noinline]] unsigned kernel_tests_fault_div(unsigned divisor) {
   unsigned quotient;
