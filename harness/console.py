@@ -36,9 +36,6 @@ class LineMatch:
     line: Line
     match: re.Match[str]
 
-    def group(self, *args: int | str) -> str | tuple[str, ...]:
-        return self.match.group(*args)
-
     def __getitem__(self, key: int | str) -> str:
         return self.match[key]
 

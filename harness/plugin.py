@@ -226,6 +226,8 @@ def pytest_runtest_makereport(
             if crash:
                 report.sections.append((f"crash report of {vm.name}", crash))
                 (vm.artifacts / "crash.txt").write_text(crash + "\n")
+            elif vm.hypervisor_log().strip():
+                report.sections.append((f"hypervisor log of {vm.name}", vm.hypervisor_log()))
             if vm.console is not None:
                 report.sections.append(
                     (f"console of {vm.name} ({vm.console.log_path})", vm.console.tail(40))

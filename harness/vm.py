@@ -11,11 +11,9 @@ multiplied by ``TCG_SLOWDOWN``.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -127,8 +125,7 @@ class Vm:
         try:
             return self._console().wait_for(pattern, timeout * self.scale, since)
         except ConsoleError as e:
-            crash = self.crash_text()
-            raise ConsoleError(f"{e}\n{crash}" if crash else str(e)) from None
+            raise ConsoleError(f"{e}{self._why_it_ended()}") from None
 
     def wait_started(self, timeout: float = 5.0) -> LineMatch:
         """Waits for the banner line that says Service::start() is being called."""
@@ -141,14 +138,10 @@ class Vm:
         if not console.wait_closed(timeout * self.scale):
             raise ConsoleError(
                 f"the VM did not end within {timeout * self.scale:g} s\n"
-                f"console tail ({console.log_path}):\n{console.tail()}"
+                f"console tail ({console.log_path}):\n{console.tail()}{self._why_it_ended()}"
             )
         self.machine.wait(5 * self.scale)
         return self.exit_status
-
-    @property
-    def ended(self) -> bool:
-        return self.machine is not None and not self.machine.running()
 
     @property
     def exit_status(self) -> int | None:
@@ -160,6 +153,21 @@ class Vm:
         return self._console().exit_status
 
     # ---- what happened ---------------------------------------------------------------
+
+    def hypervisor_log(self) -> str:
+        return self.machine.hypervisor_log() if self.machine else ""
+
+    def _why_it_ended(self) -> str:
+        """The crash report, or, for a VM that died without one, what the
+        hypervisor said (e.g. "KVM internal error")."""
+        crash = self.crash_text()
+        if crash:
+            return f"\n{crash}"
+        log = self.hypervisor_log().strip()
+        if log:
+            tail = "\n".join(f"  | {line}" for line in log.splitlines()[-15:])
+            return f"\nhypervisor log ({self.backend}):\n{tail}"
+        return ""
 
     def crash_text(self) -> str | None:
         """The crash report with its backtrace symbolized, or None."""
@@ -190,13 +198,3 @@ class Vm:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
         return ticks / os.sysconf("SC_CLK_TCK")
-
-    def wait_until_gone(self, timeout: float = 5.0) -> bool:
-        deadline = time.monotonic() + timeout * self.scale
-        while not self.ended:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.01)
-        with contextlib.suppress(Exception):
-            self._console().wait_closed(1)
-        return True

@@ -9,7 +9,7 @@ from ringzero.paths import repo_root
 def kernel_table() -> dict[str, int]:
     header = (repo_root() / "unikernel/include/ringzero/os.hpp").read_text()
     block = header.split("namespace exit_status {", 1)[1].split("}", 1)[0]
-    return {m[1]: int(m[2]) for m in re.finditer(r"constexpr int (\w+) = (\d+);", block)}
+    return {m[1]: int(m[2]) for m in re.finditer(r"constexpr int (\w+)\s*=\s*(\d+);", block)}
 
 
 def test_tables_agree():

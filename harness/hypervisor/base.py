@@ -58,3 +58,7 @@ class Machine(Protocol):
     def qemu_exit_code(self) -> int | None:
         """QEMU's exit code when the backend can know it."""
         ...
+
+    def hypervisor_log(self) -> str:
+        """What QEMU (or libvirt about it) printed, for failure reports."""
+        ...

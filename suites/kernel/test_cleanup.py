@@ -67,6 +67,29 @@ def test_a_sigkilled_run_leaves_nothing_after_the_next_run_starts(backend, accel
     assert not runs.run_alive(run_id)
 
 
+def test_ctrl_c_stops_ringzero_boot_and_its_vm(backend, accel, tmp_path):
+    """Ctrl-C (SIGINT) on `ringzero boot` destroys the VM and exits with 130."""
+    log = tmp_path / "boot.log"
+    runs_before = {d.name for d in state_dir().iterdir()}
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ringzero.cli", "boot", "kernel_tests", "--cmdline",
+             "test=idle", "--backend", backend, "--accel", accel],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        assert wait_until(lambda: "kernel_tests: idling" in log.read_text(), 60), log.read_text()
+        (run_id,) = {d.name for d in state_dir().iterdir()} - runs_before - {"runs"}
+        assert qemu_pids_of(run_id)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "interrupted" in log.read_text()
+    assert wait_until(lambda: not qemu_pids_of(run_id), 10), "QEMU outlived Ctrl-C"
+
+
 def test_sweep_removes_the_vms_of_a_dead_run(backend, accel, images, tmp_path):
     """A VM whose run holds no lock any more (its harness died without its
     own cleanup getting a chance) is destroyed by the next sweep, on either

@@ -9,16 +9,20 @@
 namespace os {
 
 // Exit statuses the VM ends with. The harness reads the same table
-// (harness/exit_status.py) and a host test keeps the two in step.
+// (harness/exit_status.py); tests/test_exit_status.py keeps the two in step.
 namespace exit_status {
 inline constexpr int success = 0;
 inline constexpr int failure = 1;
-inline constexpr int cpu_exception = 121;  // CPU exception in the kernel or a service
-inline constexpr int panic = 122;          // rz::panic(): a kernel invariant broke
-inline constexpr int uncaught_exception =
-    123;                                     // std::terminate(), e.g. a C++ exception nobody caught
-inline constexpr int out_of_memory = 124;    // operator new could not allocate
-inline constexpr int heap_corruption = 125;  // heap debug mode: double/invalid free, overrun
+// A CPU exception in the kernel or a service.
+inline constexpr int cpu_exception = 121;
+// rz::panic(): a kernel invariant broke.
+inline constexpr int panic = 122;
+// std::terminate(), e.g. a C++ exception nobody caught.
+inline constexpr int uncaught_exception = 123;
+// operator new could not allocate.
+inline constexpr int out_of_memory = 124;
+// Heap misuse caught by its checks: double or invalid free, an overrun.
+inline constexpr int heap_corruption = 125;
 }  // namespace exit_status
 
 // Ends the VM with the given status (0..127). Does not return.

@@ -103,6 +103,14 @@ void timer_order() {
 
 // ---- memory and the standard library --------------------------------------------
 
+// Globals with constructors that must run at boot (.init_array): neither can
+// be constant-initialized.
+std::uint64_t constructed_at_ns = 0;
+struct BootTimeRecorder {
+  BootTimeRecorder() { constructed_at_ns = std::uint64_t(os::uptime().count()); }
+} boot_time_recorder;
+const std::map<std::string, int> global_table{{"one", 1}, {"two", 2}};
+
 void heap_stress() {
   auto before = os::heap_stats();
   std::printf("heap_stress: before in_use=%zu live=%zu\n", before.in_use, before.live);
@@ -149,6 +157,7 @@ void heap_stress() {
 
 void stdlib() {
   const char* t = "stdlib";
+  check(constructed_at_ns > 0 && global_table.at("two") == 2, t, "global constructors");
   std::vector<int> v(1000);
   std::iota(v.begin(), v.end(), 0);
   std::reverse(v.begin(), v.end());
