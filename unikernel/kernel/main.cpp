@@ -81,9 +81,10 @@ extern "C" [[noreturn]] void kernel_main(std::uint32_t magic, std::uint32_t info
   clock::start_calibration();
   apic::init();
   init_heap();
-  cxxrt::run_constructors();
   clock::init();
   apic::finish_init();
+  // Global constructors may allocate and read the clock.
+  cxxrt::run_constructors();
   eventloop::init();
   cpu::enable_interrupts();
 
