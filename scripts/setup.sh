@@ -57,6 +57,6 @@ fi
 if .venv/bin/python -c 'from ringzero.hypervisor.accel import kvm_status as s; ok, why = s(); print(why); raise SystemExit(0 if ok else 1)' >/tmp/ringzero-kvm.$$ 2>&1; then
   say "KVM: usable"
 else
-  say "KVM: not usable ($(cat /tmp/ringzero-kvm.$$)); VMs will run under TCG, slower"
+  say "KVM: not usable ($(cat /tmp/ringzero-kvm.$$)); VMs will run under TCG"
 fi
 rm -f /tmp/ringzero-kvm.$$
