@@ -25,11 +25,7 @@ volatile std::uint32_t* mmio = nullptr;
 std::uint64_t measured_timer_hz = 0;  // one-shot mode only
 
 // One-shot mode calibration: the APIC count and the TSC at its start.
-struct CountMark {
-  std::uint64_t tsc;
-  std::uint32_t count;
-  std::uint64_t bracket;  // TSC ticks the read took
-};
+using CountMark = clock::Stamped<std::uint32_t>;
 CountMark calibration_start{};
 
 void write(std::uint32_t reg, std::uint32_t value) {
@@ -50,17 +46,8 @@ void mask_legacy_pic() {
   cpu::outb(0xA1, 0xFF);
 }
 
-// The current count paired with the TSC: the tightest of a few bracketed
-// reads, since a read traps to the VMM and may stall (see clock.cpp).
 CountMark read_count() {
-  CountMark best{0, 0, ~0ull};
-  for (int i = 0; i < 8; ++i) {
-    std::uint64_t before = clock::rdtsc();
-    std::uint32_t count = read(reg_timer_current);
-    std::uint64_t bracket = clock::rdtsc() - before;
-    if (bracket < best.bracket) best = {before + bracket / 2, count, bracket};
-  }
-  return best;
+  return clock::read_stamped([] { return read(reg_timer_current); });
 }
 
 }  // namespace
@@ -104,7 +91,7 @@ void finish_init() {
     span = end.tsc - calibration_start.tsc;
   } while ((calibration_start.bracket + end.bracket) * 1000 > span &&
            clock::ticks_to_ns(span) < 50'000'000);
-  std::uint64_t counted = calibration_start.count - end.count;
+  std::uint64_t counted = calibration_start.value - end.value;
   measured_timer_hz =
       std::uint64_t((unsigned __int128)counted * 1'000'000'000 / clock::ticks_to_ns(span));
   write(reg_timer_initial, 0);

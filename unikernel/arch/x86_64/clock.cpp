@@ -131,10 +131,7 @@ constexpr std::size_t hpet_capabilities = 0x00, hpet_config = 0x10, hpet_counter
 constexpr std::uint64_t hpet_max_period_fs = 100'000'000;  // the spec's slowest: 10 MHz
 constexpr std::uint64_t calibration_window_ns = 2'000'000;
 
-struct Mark {
-  std::uint64_t tsc, hpet;
-  std::uint64_t bracket;  // TSC ticks the counter read took: the mark's uncertainty
-};
+using Mark = Stamped<std::uint64_t>;  // an HPET counter value
 std::uint64_t hpet_period_fs = 0;
 Mark hpet_mark{};
 
@@ -142,18 +139,8 @@ volatile std::uint64_t& hpet_reg(std::size_t offset) {
   return *reinterpret_cast<volatile std::uint64_t*>(hpet_base + offset);
 }
 
-// An HPET reading paired with the TSC. Each counter read traps to the VMM and
-// can stall (under TCG it waits for QEMU's big lock), so take the tightest of
-// a few TSC-bracketed reads and its midpoint.
 Mark hpet_now() {
-  Mark best{0, 0, ~0ull};
-  for (int i = 0; i < 8; ++i) {
-    std::uint64_t before = rdtsc();
-    std::uint64_t counter = hpet_reg(hpet_counter);
-    std::uint64_t bracket = rdtsc() - before;
-    if (bracket < best.bracket) best = {before + bracket / 2, counter, bracket};
-  }
-  return best;
+  return read_stamped([] { return std::uint64_t(hpet_reg(hpet_counter)); });
 }
 
 // TSC ticks over at least calibration_window_ns of HPET time since the mark
@@ -166,10 +153,10 @@ bool finish_hpet() {
   Mark now;
   do {
     now = hpet_now();
-  } while (now.hpet - hpet_mark.hpet < window ||
+  } while (now.value - hpet_mark.value < window ||
            ((hpet_mark.bracket + now.bracket) * 1000 > now.tsc - hpet_mark.tsc &&
-            now.hpet - hpet_mark.hpet < give_up));
-  unsigned __int128 fs = (unsigned __int128)(now.hpet - hpet_mark.hpet) * hpet_period_fs;
+            now.value - hpet_mark.value < give_up));
+  unsigned __int128 fs = (unsigned __int128)(now.value - hpet_mark.value) * hpet_period_fs;
   set_hz(std::uint64_t((unsigned __int128)(now.tsc - hpet_mark.tsc) * 1'000'000'000'000'000 / fs),
          "hpet");
   return true;

@@ -33,4 +33,27 @@ inline std::uint64_t rdtsc() {
   return (std::uint64_t(hi) << 32) | lo;
 }
 
+// A value read from a device counter, paired with the TSC for calibration.
+template <typename T>
+struct Stamped {
+  T value;
+  std::uint64_t tsc;      // the middle of the read
+  std::uint64_t bracket;  // TSC ticks the read took: the pairing's uncertainty
+};
+
+// A device read traps to the VMM and can stall (under TCG it waits for
+// QEMU's big lock), so take the tightest of a few TSC-bracketed reads.
+template <typename Read>
+auto read_stamped(Read read) -> Stamped<decltype(read())> {
+  Stamped<decltype(read())> best{};
+  best.bracket = ~0ull;
+  for (int i = 0; i < 8; ++i) {
+    std::uint64_t before = rdtsc();
+    auto value = read();
+    std::uint64_t bracket = rdtsc() - before;
+    if (bracket < best.bracket) best = {value, before + bracket / 2, bracket};
+  }
+  return best;
+}
+
 }  // namespace rz::clock
