@@ -19,7 +19,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 
-from .build import build
+from .build import Image, build
 from .hypervisor.base import BACKENDS, Accel
 from .paths import reports_dir
 from .runs import Run
@@ -42,8 +42,9 @@ def _fmt(s: dict[str, float], digits: int = 1) -> str:
     return f"{s['median']:.{digits}f} ({s['min']:.{digits}f}-{s['max']:.{digits}f})"
 
 
-def boot_once(run: Run, backend: str, accel: Accel, memory_mib: int, index: int) -> BootSample:
-    image = build(["hello"], verbose=False)["hello"]
+def boot_once(
+    run: Run, image: Image, backend: str, accel: Accel, memory_mib: int, index: int
+) -> BootSample:
     artifacts = reports_dir() / "bench" / run.id / f"boot-{backend}-{index}"
     with Vm(
         run,
@@ -78,8 +79,8 @@ def boot_benchmark(runs: int, backend: str | None, accel: Accel, memory_mib: int
     with start_run() as run:
         for b in backends:
             print(f"ringzero: booting hello {runs} times with {b} ({accel}) ...", file=sys.stderr)
-            boot_once(run, b, accel, memory_mib, -1)  # warm caches (page cache, libvirt)
-            samples[b] = [boot_once(run, b, accel, memory_mib, i) for i in range(runs)]
+            boot_once(run, image, b, accel, memory_mib, -1)  # warm caches (page cache, libvirt)
+            samples[b] = [boot_once(run, image, b, accel, memory_mib, i) for i in range(runs)]
             results[b] = {
                 field: _summary([getattr(s, field) for s in samples[b]])
                 for field in BootSample.__dataclass_fields__

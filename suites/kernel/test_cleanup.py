@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -40,35 +42,16 @@ def wait_until(predicate, timeout: float) -> bool:
     return predicate()
 
 
-def test_a_sigkilled_run_leaves_nothing_after_the_next_run_starts(backend, accel, tmp_path):
-    """`ringzero boot` killed with SIGKILL while its VM runs: its VM goes with
-    it, and the next run (here `ringzero sweep`) removes its scratch files."""
-    log = (tmp_path / "boot.log").open("w+")
-    runs_before = {d.name for d in state_dir().iterdir()}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ringzero.cli", "boot", "kernel_tests", "--cmdline", "test=idle",
-         "--backend", backend, "--accel", accel],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        assert wait_until(lambda: "kernel_tests: idling" in Path(log.name).read_text(), 60), Path(
-            log.name
-        ).read_text()
-        (run_id,) = {d.name for d in state_dir().iterdir()} - runs_before - {"runs"}
-        assert qemu_pids_of(run_id), "the VM is not running"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    subprocess.run([sys.executable, "-m", "ringzero.cli", "sweep"], check=True, capture_output=True)
-    assert wait_until(lambda: not qemu_pids_of(run_id), 10), "QEMU outlived its run"
-    assert not (state_dir() / run_id).exists(), "the run's scratch directory is left"
-    assert not runs.run_alive(run_id)
+@dataclass
+class IdleBoot:
+    proc: subprocess.Popen[bytes]
+    run_id: str
+    log: Path
 
 
-def test_ctrl_c_stops_ringzero_boot_and_its_vm(backend, accel, tmp_path):
-    """Ctrl-C (SIGINT) on `ringzero boot` destroys the VM and exits with 130."""
+@pytest.fixture
+def idle_boot(backend, accel, tmp_path) -> Iterator[IdleBoot]:
+    """`ringzero boot` of an idle VM in a child process, once the VM runs."""
     log = tmp_path / "boot.log"
     runs_before = {d.name for d in state_dir().iterdir()}
     with log.open("w") as out:
@@ -80,14 +63,32 @@ def test_ctrl_c_stops_ringzero_boot_and_its_vm(backend, accel, tmp_path):
     try:
         assert wait_until(lambda: "kernel_tests: idling" in log.read_text(), 60), log.read_text()
         (run_id,) = {d.name for d in state_dir().iterdir()} - runs_before - {"runs"}
-        assert qemu_pids_of(run_id)
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 130
+        assert qemu_pids_of(run_id), "the VM is not running"
+        yield IdleBoot(proc, run_id, log)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert "interrupted" in log.read_text()
-    assert wait_until(lambda: not qemu_pids_of(run_id), 10), "QEMU outlived Ctrl-C"
+            proc.wait()
+
+
+def test_a_sigkilled_run_leaves_nothing_after_the_next_run_starts(idle_boot):
+    """`ringzero boot` killed with SIGKILL while its VM runs: its VM goes with
+    it, and the next run (here `ringzero sweep`) removes its scratch files."""
+    os.kill(idle_boot.proc.pid, signal.SIGKILL)
+    idle_boot.proc.wait()
+    subprocess.run([sys.executable, "-m", "ringzero.cli", "sweep"], check=True, capture_output=True)
+    run_id = idle_boot.run_id
+    assert wait_until(lambda: not qemu_pids_of(run_id), 10), "QEMU outlived its run"
+    assert not (state_dir() / run_id).exists(), "the run's scratch directory is left"
+    assert not runs.run_alive(run_id)
+
+
+def test_ctrl_c_stops_ringzero_boot_and_its_vm(idle_boot):
+    """Ctrl-C (SIGINT) on `ringzero boot` destroys the VM and exits with 130."""
+    idle_boot.proc.send_signal(signal.SIGINT)
+    assert idle_boot.proc.wait(timeout=30) == 130
+    assert "interrupted" in idle_boot.log.read_text()
+    assert wait_until(lambda: not qemu_pids_of(idle_boot.run_id), 10), "QEMU outlived Ctrl-C"
 
 
 def test_sweep_removes_the_vms_of_a_dead_run(backend, accel, images, tmp_path):

@@ -133,8 +133,5 @@ bool tsc_deadline() {
 std::uint32_t id() {
   return use_x2apic ? read(reg_id) : read(reg_id) >> 24;
 }
-std::uint64_t timer_hz() {
-  return measured_timer_hz;
-}
 
 }  // namespace rz::apic

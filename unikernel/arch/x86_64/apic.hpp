@@ -20,8 +20,6 @@ void disarm_timer();
 void eoi();
 
 bool x2apic();
-// The one-shot timer's measured rate (0 in TSC-deadline mode).
-std::uint64_t timer_hz();
 bool tsc_deadline();
 std::uint32_t id();
 

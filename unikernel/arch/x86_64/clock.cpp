@@ -39,6 +39,7 @@ std::uint64_t ticks_mult = 0;  // ticks = ns * ticks_mult >> 32
 const char* hz_source = "none";
 std::uint64_t wall_ref_ns = 0;  // the wall clock at TSC value wall_ref_tsc
 std::uint64_t wall_ref_tsc = 0;
+bool wall_known = false;  // kvmclock gave the wall clock along with the frequency
 
 alignas(64) PvclockTime pvclock;
 alignas(16) PvclockWallClock pvwall;
@@ -102,6 +103,7 @@ bool init_kvmclock() {
       t.system_time + pvclock_scale(now - t.tsc_timestamp, t.tsc_to_system_mul, t.tsc_shift);
   wall_ref_ns = std::uint64_t(w.sec) * ns_per_s + w.nsec + system_ns;
   wall_ref_tsc = now;
+  wall_known = true;
   return true;
 }
 
@@ -210,7 +212,8 @@ void init_rtc() {
 }  // namespace
 
 void start_calibration() {
-  if (is_kvm() || init_cpuid()) return;  // exact sources need no reference
+  // Exact sources settle the frequency at once; only a measurement waits.
+  if (init_kvmclock() || init_cpuid()) return;
   std::uint64_t caps = hpet_reg(hpet_capabilities);
   std::uint64_t period = caps >> 32;
   if (caps == ~0ull || period == 0 || period > hpet_max_period_fs) return;  // no HPET
@@ -220,9 +223,8 @@ void start_calibration() {
 }
 
 void init() {
-  if (init_kvmclock()) return;
-  if (!init_cpuid() && !finish_hpet()) init_pit();
-  init_rtc();
+  if (hz == 0 && !finish_hpet()) init_pit();
+  if (!wall_known) init_rtc();
 }
 
 std::uint64_t ticks_to_ns(std::uint64_t ticks) {

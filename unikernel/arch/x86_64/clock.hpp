@@ -9,10 +9,11 @@
 
 namespace rz::clock {
 
-// Takes the first HPET reading when the TSC frequency has to be measured.
-// Called once, as early as the HPET is mapped.
+// Reads the TSC frequency from kvmclock or CPUID, or, when it has to be
+// measured, takes the first HPET reading. Called once, as early as the HPET
+// is mapped.
 void start_calibration();
-// Settles the TSC frequency and reads the wall clock. Called once, later.
+// Finishes a measurement and reads the wall clock. Called once, later.
 void init();
 
 // Nanoseconds since the CPU came out of reset (TSC 0).
