@@ -70,6 +70,23 @@ set(RINGZERO_KERNEL_SOURCES
 )
 list(TRANSFORM RINGZERO_KERNEL_SOURCES PREPEND ${RINGZERO_ROOT}/)
 
+# The network stack (net/): the core, also built for the host tests and the
+# fuzzer (tests/CMakeLists.txt), and the kernel-only glue (timers, console).
+set(RINGZERO_NET_CORE_SOURCES
+  net/packet.cpp
+  net/addresses.cpp
+  net/counters.cpp
+  net/ethernet.cpp
+  net/arp.cpp
+  net/ipv4.cpp
+  net/ipv4_reassembly.cpp
+  net/icmp.cpp
+  net/stack.cpp
+)
+list(TRANSFORM RINGZERO_NET_CORE_SOURCES PREPEND ${RINGZERO_ROOT}/)
+set(RINGZERO_NET_SOURCES ${RINGZERO_NET_CORE_SOURCES} ${RINGZERO_ROOT}/net/kernel_glue.cpp)
+list(APPEND RINGZERO_KERNEL_SOURCES ${RINGZERO_NET_SOURCES})
+
 add_library(ringzero_kernel STATIC ${RINGZERO_KERNEL_SOURCES})
 target_link_libraries(ringzero_kernel PUBLIC ringzero_flags)
 # The string functions must not be turned back into calls to themselves.

@@ -1,0 +1,90 @@
+// The stack's counters: one plain uint64 per event, by layer. Every drop has
+// its own reason ("layer.rx.drop.reason"); names live in one table
+// (counters.cpp) that Stack::for_each_counter walks.
+#pragma once
+#include <cstdint>
+#include <string_view>
+
+namespace rz::net {
+
+struct Counters {
+  // Ethernet II
+  std::uint64_t eth_rx_frames = 0;
+  std::uint64_t eth_rx_drop_truncated = 0;
+  std::uint64_t eth_rx_drop_not_for_us = 0;
+  std::uint64_t eth_rx_drop_unknown_type = 0;
+  std::uint64_t eth_tx_frames = 0;
+  std::uint64_t eth_tx_drop_no_headroom = 0;
+  std::uint64_t eth_tx_drop_device_full = 0;
+  // ARP (RFC 826)
+  std::uint64_t arp_rx_packets = 0;
+  std::uint64_t arp_rx_requests = 0;
+  std::uint64_t arp_rx_replies = 0;
+  std::uint64_t arp_rx_drop_truncated = 0;
+  std::uint64_t arp_rx_drop_bad_htype = 0;
+  std::uint64_t arp_rx_drop_bad_ptype = 0;
+  std::uint64_t arp_rx_drop_bad_hlen = 0;
+  std::uint64_t arp_rx_drop_bad_plen = 0;
+  std::uint64_t arp_rx_drop_bad_opcode = 0;
+  std::uint64_t arp_rx_drop_bad_sender = 0;
+  std::uint64_t arp_rx_drop_conflict = 0;
+  std::uint64_t arp_tx_requests = 0;
+  std::uint64_t arp_tx_replies = 0;
+  std::uint64_t arp_tx_announcements = 0;
+  std::uint64_t arp_cache_added = 0;
+  std::uint64_t arp_cache_updated = 0;
+  std::uint64_t arp_cache_expired = 0;
+  std::uint64_t arp_cache_evicted = 0;
+  std::uint64_t arp_queue_dropped = 0;
+  std::uint64_t arp_resolve_failed = 0;
+  // IPv4 (RFC 791, RFC 1122 3.2.1)
+  std::uint64_t ipv4_rx_datagrams = 0;
+  std::uint64_t ipv4_rx_delivered = 0;
+  std::uint64_t ipv4_rx_drop_truncated = 0;
+  std::uint64_t ipv4_rx_drop_bad_version = 0;
+  std::uint64_t ipv4_rx_drop_bad_ihl = 0;
+  std::uint64_t ipv4_rx_drop_bad_checksum = 0;
+  std::uint64_t ipv4_rx_drop_bad_length = 0;
+  std::uint64_t ipv4_rx_drop_bad_source = 0;
+  std::uint64_t ipv4_rx_drop_not_for_us = 0;
+  std::uint64_t ipv4_rx_drop_unknown_protocol = 0;
+  std::uint64_t ipv4_tx_datagrams = 0;
+  std::uint64_t ipv4_tx_fragments = 0;
+  std::uint64_t ipv4_tx_drop_no_route = 0;
+  std::uint64_t ipv4_tx_drop_too_big = 0;
+  std::uint64_t ipv4_tx_drop_no_buffer = 0;
+  // IPv4 reassembly (RFC 791 3.2, RFC 815)
+  std::uint64_t ipv4_frag_received = 0;
+  std::uint64_t ipv4_frag_reassembled = 0;
+  std::uint64_t ipv4_frag_timeout = 0;
+  std::uint64_t ipv4_frag_drop_overlap = 0;
+  std::uint64_t ipv4_frag_drop_duplicate = 0;
+  std::uint64_t ipv4_frag_drop_oversized = 0;
+  std::uint64_t ipv4_frag_drop_inconsistent = 0;
+  std::uint64_t ipv4_frag_drop_bad_length = 0;
+  std::uint64_t ipv4_frag_drop_limit = 0;
+  // ICMP (RFC 792, RFC 1122 3.2.2)
+  std::uint64_t icmp_rx_messages = 0;
+  std::uint64_t icmp_rx_echo_requests = 0;
+  std::uint64_t icmp_rx_echo_replies = 0;
+  std::uint64_t icmp_rx_errors = 0;
+  std::uint64_t icmp_rx_other = 0;
+  std::uint64_t icmp_rx_drop_truncated = 0;
+  std::uint64_t icmp_rx_drop_bad_checksum = 0;
+  std::uint64_t icmp_rx_drop_broadcast_echo = 0;
+  std::uint64_t icmp_tx_echo_replies = 0;
+  std::uint64_t icmp_tx_errors = 0;
+  std::uint64_t icmp_tx_ratelimited = 0;
+  std::uint64_t icmp_tx_suppressed = 0;
+  std::uint64_t icmp_tx_drop_no_buffer = 0;
+};
+
+struct CounterName {
+  std::string_view name;
+  std::uint64_t Counters::*field;
+};
+
+// Every counter with its name, in declaration order.
+const CounterName* counter_names(std::size_t& count);
+
+}  // namespace rz::net

@@ -1,0 +1,167 @@
+// The stack core and its configuration (see stack_core.hpp, stack.hpp).
+#include <string>
+
+#include "net/stack_core.hpp"
+
+namespace rz::net {
+namespace {
+
+LogSink log_sink = nullptr;
+
+// A decimal number without sign or junk, at most `max`.
+std::optional<std::uint32_t> parse_number(std::string_view s, std::uint32_t max) {
+  if (s.empty() || s.size() > 10) return std::nullopt;
+  std::uint64_t n = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  if (n > max) return std::nullopt;
+  return static_cast<std::uint32_t>(n);
+}
+
+void complain(std::string_view key, std::string_view value, std::string_view want) {
+  std::string line = "net: ignoring ";
+  line += key;
+  line += "=";
+  line += value;
+  line += " (want ";
+  line += want;
+  line += "), keeping the default";
+  log_line(line);
+}
+
+}  // namespace
+
+void set_log_sink(LogSink sink) {
+  log_sink = sink;
+}
+
+void log_line(std::string_view line) {
+  if (log_sink) log_sink(line);
+}
+
+Config Config::from_cmdline(std::string_view cmdline, MacAddress nic_mac) {
+  Config c;
+  c.mac = nic_mac;
+  // Words are "key=value" separated by spaces; later words win.
+  while (!cmdline.empty()) {
+    auto start = cmdline.find_first_not_of(' ');
+    if (start == std::string_view::npos) break;
+    cmdline.remove_prefix(start);
+    auto end = cmdline.find(' ');
+    std::string_view word = cmdline.substr(0, end);
+    cmdline.remove_prefix(end == std::string_view::npos ? cmdline.size() : end);
+    auto eq = word.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string_view key = word.substr(0, eq);
+    std::string_view value = word.substr(eq + 1);
+    if (key == "ip") {
+      auto slash = value.find('/');
+      auto ip = Ipv4Address::parse(value.substr(0, slash));
+      std::optional<std::uint32_t> prefix = 32;
+      if (slash != std::string_view::npos) prefix = parse_number(value.substr(slash + 1), 32);
+      bool unicast = ip && *ip != Ipv4Address::any() && *ip != Ipv4Address::limited_broadcast() &&
+                     (ip->value >> 28) < 0xe;
+      if (!unicast || !prefix) {
+        complain(key, value, "a unicast a.b.c.d/prefix");
+        continue;
+      }
+      c.address = *ip;
+      c.prefix = static_cast<std::uint8_t>(*prefix);
+    } else if (key == "gw") {
+      auto ip = Ipv4Address::parse(value);
+      if (!ip) {
+        complain(key, value, "a.b.c.d");
+        continue;
+      }
+      c.gateway = *ip;
+    } else if (key == "mac") {
+      auto mac = MacAddress::parse(value);
+      if (!mac || mac->is_multicast() || mac->is_zero()) {
+        complain(key, value, "a unicast xx:xx:xx:xx:xx:xx");
+        continue;
+      }
+      c.mac = *mac;
+    } else if (key == "arp_ttl") {
+      auto n = parse_number(value, 86'400);
+      if (!n || *n == 0) {
+        complain(key, value, "seconds, 1 to 86400");
+        continue;
+      }
+      c.arp_ttl_ms = *n * 1000;
+    } else if (key == "ipfrag_time") {
+      auto n = parse_number(value, 3600);
+      if (!n || *n == 0) {
+        complain(key, value, "seconds, 1 to 3600");
+        continue;
+      }
+      c.ipfrag_time_ms = *n * 1000;
+    } else if (key == "icmp_ratelimit") {
+      auto n = parse_number(value, 600'000);
+      if (!n) {
+        complain(key, value, "milliseconds, 0 to 600000");
+        continue;
+      }
+      c.icmp_ratelimit_ms = *n;
+    }
+  }
+  return c;
+}
+
+StackCore::StackCore(Nic& nic, const Config& config)
+    : nic_(nic),
+      config_(config),
+      ethernet_(nic, config_.mac, counters_),
+      arp_(ethernet_, nic.pool(), config_, counters_),
+      ipv4_(arp_, nic, config_, counters_),
+      icmp_(ipv4_, config_, counters_) {
+  ethernet_.set_handlers([this](PacketPtr p, const FrameInfo& info,
+                                std::uint64_t now) { arp_.input(std::move(p), info, now); },
+                         [this](PacketPtr p, const FrameInfo& info, std::uint64_t now) {
+                           ipv4_.input(std::move(p), info, now);
+                         });
+  ipv4_.set_icmp(&icmp_);
+  ipv4_.register_protocol(ipv4::proto_icmp,
+                          [this](const Ipv4Input& in, PacketPtr p, std::uint64_t now) {
+                            icmp_.input(in, std::move(p), now);
+                          });
+}
+
+void StackCore::start(std::uint64_t now_ms) {
+  now_ms_ = now_ms;
+  arp_.announce(now_ms);
+  poke();
+}
+
+void StackCore::input(PacketPtr frame, std::uint64_t now_ms) {
+  if (!frame) return;
+  now_ms_ = now_ms;
+  ethernet_.input(std::move(frame), now_ms);
+  poke();
+}
+
+bool StackCore::needs_tick() const {
+  return arp_.busy() || ipv4_.reassemblies_in_progress() > 0;
+}
+
+void StackCore::tick(std::uint64_t now_ms) {
+  now_ms_ = now_ms;
+  arp_.tick(now_ms);
+  ipv4_.tick(now_ms);
+}
+
+void StackCore::for_each_counter(
+    const std::function<void(std::string_view name, std::uint64_t value)>& f) const {
+  std::size_t count = 0;
+  const CounterName* names = counter_names(count);
+  for (std::size_t i = 0; i < count; ++i) f(names[i].name, counters_.*(names[i].field));
+  f("pool.alloc_failures", nic_.pool().alloc_failures());
+  f("pool.available", nic_.pool().available());
+}
+
+void StackCore::for_each_arp_entry(const std::function<void(const ArpEntryView&)>& f) const {
+  arp_.for_each_entry(f, now_ms_);
+}
+
+}  // namespace rz::net

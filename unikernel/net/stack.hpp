@@ -1,0 +1,51 @@
+// The network stack of one interface: configuration, the layers, and the
+// counters. The kernel creates it at boot when it finds a NIC; the agent and
+// (later) the socket API reach it through rz::net::stack().
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string_view>
+
+#include "net/addresses.hpp"
+#include "net/nic.hpp"
+
+namespace rz::net {
+
+struct Config {
+  MacAddress mac;       // the NIC's, or "mac=" from the command line
+  Ipv4Address address;  // "ip=10.33.0.2/24"; 0.0.0.0 when unset
+  std::uint8_t prefix = 0;
+  Ipv4Address gateway;                     // "gw=10.33.0.1"; 0.0.0.0 when unset
+  std::uint32_t arp_ttl_ms = 60'000;       // "arp_ttl=" seconds
+  std::uint32_t ipfrag_time_ms = 30'000;   // "ipfrag_time=" seconds
+  std::uint32_t icmp_ratelimit_ms = 1000;  // "icmp_ratelimit=" ms between errors after a burst
+  // Parses the command line (bad values: one line on the console, default kept).
+  static Config from_cmdline(std::string_view cmdline, MacAddress nic_mac);
+};
+
+struct ArpEntryView {
+  Ipv4Address ip;
+  MacAddress mac;  // zero while incomplete
+  bool resolved;
+  std::uint64_t age_ms;  // since the entry was last confirmed
+  std::size_t queued;    // packets waiting for the resolution
+};
+
+class Stack;
+// Creates the stack on `nic` (kernel boot); announces the address (RFC 5227
+// gratuitous ARP) when one is configured.
+void init(Nic& nic, std::string_view cmdline);
+// The stack, or nullptr when the VM has no NIC.
+Stack* stack();
+
+class Stack {
+ public:
+  virtual ~Stack() = default;
+  virtual const Config& config() const = 0;
+  // Every counter, by name ("ipv4.rx.drop.bad_checksum", ...), zeros included.
+  virtual void for_each_counter(
+      const std::function<void(std::string_view name, std::uint64_t value)>& f) const = 0;
+  virtual void for_each_arp_entry(const std::function<void(const ArpEntryView&)>& f) const = 0;
+};
+
+}  // namespace rz::net

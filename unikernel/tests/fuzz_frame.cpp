@@ -1,0 +1,134 @@
+// libFuzzer target: arbitrary frames, interleaved with clock advances and
+// datagrams sent from above, into a configured stack over a fake NIC.
+//
+// The input is a sequence of records: kind (1 byte), length (1 byte, times
+// 8 for kind 2), then that many bytes:
+//   kind % 4 == 0  the bytes as a frame, as they are;
+//   kind % 4 == 1  advance the clock by (first byte * 100) ms, in ticks;
+//   kind % 4 == 2  the bytes as a frame to our MAC, and if it is IPv4 its
+//                  header and ICMP checksums fixed up (so that the fuzzer
+//                  gets past them into reassembly and ICMP);
+//   kind % 4 == 3  send the bytes as an IPv4 datagram (protocol 253) to
+//                  10.0.0.<first byte>.
+// Every frame the stack sends is checked (size, IPv4 header checksum, ICMP
+// checksum of whole datagrams), and no packet may leak from the pool.
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include "net/checksum.hpp"
+#include "net/stack_core.hpp"
+
+namespace {
+
+using namespace rz::net;
+
+constexpr MacAddress our_mac{{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}};
+
+void check(bool ok, const char* what) {
+  if (!ok) {
+    __builtin_printf("invariant broken: %s\n", what);
+    std::abort();
+  }
+}
+
+class FuzzNic : public Nic {
+ public:
+  FuzzNic() : pool_(64) {}
+  MacAddress mac() const override { return our_mac; }
+  bool transmit(PacketPtr frame) override {
+    auto b = frame->bytes();
+    check(b.size() >= 60 && b.size() <= 1514, "frame size");
+    check(MacAddress{{b[6], b[7], b[8], b[9], b[10], b[11]}} == our_mac, "source MAC");
+    if (b[12] == 0x08 && b[13] == 0x00) {
+      auto ip = b.subspan(14);
+      std::size_t hs = (ip[0] & 0xf) * 4u;
+      std::size_t total = std::size_t(ip[2]) << 8 | ip[3];
+      check(ip[0] >> 4 == 4 && hs >= 20, "IPv4 version and IHL");
+      check(total >= hs && total <= ip.size() && total <= 1500, "IPv4 total length");
+      check(internet_checksum(ip.first(hs)) == 0, "IPv4 header checksum");
+      check((ip[6] & 0x40) == 0, "DF clear");
+      bool fragment = (ip[6] & 0x3f) != 0 || ip[7] != 0;
+      if (ip[9] == 1 && !fragment)
+        check(internet_checksum(ip.subspan(hs, total - hs)) == 0, "ICMP checksum");
+    }
+    return ++sent_ % 17 != 0;  // now and then the device queue is full
+  }
+  PacketPool& pool() override { return pool_; }
+  NicStats stats() const override { return {}; }
+
+ private:
+  PacketPool pool_;
+  unsigned sent_ = 0;
+};
+
+void fix_checksums(std::uint8_t* f, std::size_t n) {
+  if (n < 34 || f[12] != 0x08 || f[13] != 0x00) return;
+  std::uint8_t* ip = f + 14;
+  std::size_t avail = n - 14;
+  std::size_t hs = (ip[0] & 0xf) * 4u;
+  if (hs < 20 || hs > avail) return;
+  ip[10] = ip[11] = 0;
+  std::uint16_t c = internet_checksum({ip, hs});
+  ip[10] = static_cast<std::uint8_t>(c >> 8);
+  ip[11] = static_cast<std::uint8_t>(c);
+  std::size_t total = std::size_t(ip[2]) << 8 | ip[3];
+  bool fragment = (ip[6] & 0x3f) != 0 || ip[7] != 0;
+  if (ip[9] != 1 || fragment || total > avail || total < hs + 4) return;
+  std::uint8_t* icmp = ip + hs;
+  icmp[2] = icmp[3] = 0;
+  c = internet_checksum({icmp, total - hs});
+  icmp[2] = static_cast<std::uint8_t>(c >> 8);
+  icmp[3] = static_cast<std::uint8_t>(c);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  FuzzNic nic;
+  auto stack = std::make_unique<StackCore>(
+      nic, Config::from_cmdline("ip=10.0.0.2/24 gw=10.0.0.1 arp_ttl=4 ipfrag_time=3", our_mac));
+  std::uint64_t now = 1000;
+  stack->start(now);
+  while (size >= 2) {
+    std::uint8_t kind = data[0] % 4;
+    std::size_t len = kind == 2 ? data[1] * 8u : data[1];
+    data += 2;
+    size -= 2;
+    if (len > size) len = size;
+    switch (kind) {
+      case 0:
+      case 2: {
+        PacketPtr p = nic.pool().alloc();
+        if (!p || !p->resize(len)) break;
+        if (len) std::memcpy(p->data(), data, len);
+        if (kind == 2 && len >= 6) {
+          std::memcpy(p->data(), our_mac.bytes.data(), 6);
+          fix_checksums(p->data(), len);
+        }
+        stack->input(std::move(p), now);
+        break;
+      }
+      case 1: {
+        std::uint64_t end = now + (len ? data[0] : 1) * 100u;
+        while (now < end) stack->tick(now += StackCore::tick_ms);
+        break;
+      }
+      case 3: {
+        if (len == 0) break;
+        Ipv4Address dst{0x0a000000u | data[0]};
+        stack->send_ipv4({}, dst, 253, std::span<const std::uint8_t>(data + 1, len - 1), now);
+        break;
+      }
+    }
+    data += len;
+    size -= len;
+  }
+  // Run out every timer, then nothing may be left out of the pool.
+  for (int i = 0; i < 100; ++i) stack->tick(now += 1000);
+  check(!stack->needs_tick(), "idle after every timer ran out");
+  stack.reset();
+  check(nic.pool().available() == nic.pool().capacity(), "no packet leaks");
+  return 0;
+}
