@@ -7,7 +7,7 @@ PYTEST := $(VENV)/bin/python -m pytest
 BUILD := build/unikernel
 CXX_SOURCES = $(shell find unikernel -name '*.cpp' -o -name '*.hpp')
 
-.PHONY: setup conformance test lint host-tests unit suites bench images sweep clean
+.PHONY: setup conformance test lint host-tests unit suites fuzz bench images sweep clean
 
 setup:
 	@bash scripts/setup.sh
@@ -33,16 +33,27 @@ host-tests:
 unit:
 	$(PYTEST) tests
 
-# The kernel suite under both backends, with KVM when it is usable here and
-# with TCG (when KVM is not usable, auto is TCG already: no second run).
+# Every suite against both targets: the unikernel under both backends (one
+# of them with two xdist workers, each on its own wire), and the Linux
+# reference stack, serially and with two workers. A second pair of unikernel
+# runs under TCG when KVM is usable (otherwise auto is TCG already).
 suites:
-	$(PYTEST) suites/kernel --backend libvirt --accel auto
-	$(PYTEST) suites/kernel --backend qemu --accel auto
+	$(PYTEST) suites --target ringzero --backend libvirt --accel auto
+	$(PYTEST) suites --target ringzero --backend qemu --accel auto -n 2
+	$(PYTEST) suites --target linux
+	$(PYTEST) suites --target linux -n 2
 	@if $(VENV)/bin/python -c 'from ringzero.hypervisor.accel import kvm_status as s; raise SystemExit(not s()[0])'; then \
 	  set -e; \
-	  $(PYTEST) suites/kernel --backend libvirt --accel tcg; \
-	  $(PYTEST) suites/kernel --backend qemu --accel tcg; \
+	  $(PYTEST) suites --target ringzero --backend libvirt --accel tcg; \
+	  $(PYTEST) suites --target ringzero --backend qemu --accel tcg -n 2; \
 	else echo "suites: KVM is not usable here, so the runs above were TCG already"; fi
+
+# The frame-input fuzzer for longer than its 15 s run in host-tests:
+# FUZZ_SECONDS=3600 make fuzz
+FUZZ_SECONDS ?= 600
+fuzz: setup
+	cmake -S unikernel -B $(BUILD) -G Ninja -DRINGZERO_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
+	cmake --build $(BUILD) --target fuzz-frame
 
 bench: setup
 	$(RZ) bench boot

@@ -3,6 +3,7 @@
 ringzero build SERVICE...      build images (cached)
 ringzero boot SERVICE          boot an image and stream its console; Ctrl-C
                                stops it; exits with the guest's status
+  --tap NAME --ip A/P [--gw G] with a virtio-net NIC on an existing tap
 ringzero test [PYTEST ARGS]    run the suites (default: suites/)
 ringzero bench boot            boot-time benchmark
 ringzero sweep                 remove what dead runs left behind
@@ -11,14 +12,16 @@ ringzero sweep                 remove what dead runs left behind
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import exit_status
 from .build import BuildError, build, services
 from .hypervisor.accel import resolve
-from .hypervisor.base import BACKENDS
+from .hypervisor.base import BACKENDS, NicSpec
 from .paths import repo_root, reports_dir
 from .runs import Run, sweep
 
@@ -60,6 +63,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="S",
         help="stop the VM after this many seconds",
     )
+    p.add_argument(
+        "--tap",
+        metavar="NAME",
+        help="attach a virtio-net NIC to this existing tap (ip tuntap add dev NAME mode tap)",
+    )
+    p.add_argument("--ip", metavar="ADDR/PREFIX", help="the service's address (ip= on its cmdline)")
+    p.add_argument("--gw", metavar="ADDR", help="its default gateway (gw= on its cmdline)")
+    p.add_argument(
+        "--mac",
+        default="52:54:00:33:00:02",
+        help="the NIC's MAC address (default 52:54:00:33:00:02)",
+    )
     _machine_options(p)
 
     p = sub.add_parser("test", help="run the suites with pytest", add_help=False)
@@ -82,6 +97,7 @@ def _echo(data: bytes) -> None:
 def start_run() -> Run:
     """A new run, after sweeping what runs that died left behind."""
     from . import hypervisor  # noqa: F401  (registers the VM sweepers)
+    from .net import wire  # noqa: F401  (registers the namespace and tap sweepers)
 
     run = Run()
     for kind, names in sweep(exclude=run.id).items():
@@ -89,9 +105,40 @@ def start_run() -> Run:
     return run
 
 
+def network_cmdline(args: argparse.Namespace) -> tuple[str, NicSpec | None]:
+    """The kernel command line and NIC for boot's --tap/--ip/--gw/--mac."""
+    words = [args.cmdline] if args.cmdline else []
+    if args.tap is None:
+        if args.ip or args.gw:
+            raise ValueError("--ip and --gw need --tap NAME (the tap the NIC attaches to)")
+        return " ".join(words), None
+    if not Path(f"/sys/class/net/{args.tap}/tun_flags").exists():
+        raise ValueError(
+            f"--tap {args.tap}: no such tap in this network namespace; "
+            f"create it with `ip tuntap add dev {args.tap} mode tap`"
+        )
+    if args.ip is not None:
+        try:
+            ipaddress.IPv4Interface(args.ip)
+        except ValueError:
+            raise ValueError(f"--ip {args.ip}: expected ADDR/PREFIX, e.g. 10.33.0.2/24") from None
+        if "/" not in args.ip:
+            raise ValueError(f"--ip {args.ip}: expected ADDR/PREFIX, e.g. 10.33.0.2/24")
+        words.append(f"ip={args.ip}")
+    if args.gw is not None:
+        try:
+            ipaddress.IPv4Address(args.gw)
+        except ValueError:
+            raise ValueError(f"--gw {args.gw}: not an IPv4 address") from None
+        words.append(f"gw={args.gw}")
+    words.append(f"mac={args.mac}")
+    return " ".join(words), NicSpec(tap=args.tap, mac=args.mac)
+
+
 def cmd_boot(args: argparse.Namespace) -> int:
     from .vm import Vm
 
+    cmdline, nic = network_cmdline(args)
     image = build([args.service])[args.service]
     accel = resolve(args.accel)
     with start_run() as run:
@@ -103,9 +150,10 @@ def cmd_boot(args: argparse.Namespace) -> int:
             backend=args.backend,
             accel=accel,
             artifacts=artifacts,
-            cmdline=args.cmdline,
+            cmdline=cmdline,
             memory_mib=args.memory,
             echo=_echo,
+            nic=nic,
         )
         try:
             with vm:
@@ -154,6 +202,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_sweep(_args: argparse.Namespace) -> int:
     from . import hypervisor  # noqa: F401  (registers the VM sweepers)
+    from .net import wire  # noqa: F401  (registers the namespace and tap sweepers)
 
     removed = sweep()
     for kind, names in removed.items():

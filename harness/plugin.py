@@ -9,6 +9,13 @@ Fixtures a suite uses:
 - ``artifacts``: ``reports/<run-id>/<test>/``, where each VM's serial.log and
   the hypervisor's log go.
 - ``images``: ``images(service) -> Image`` (built once per session).
+- ``wire``: the worker's network namespace (ringzero.net.wire.Wire), with
+  ``wire.addr`` (the addresses) and ``wire.run(argv)`` for real tools.
+- ``peer``: the Scapy peer (ringzero.net.peer.Peer) on this test's link,
+  capturing from before the target starts to ``<artifacts>/wire.pcap``.
+- ``sut``: a fresh instance of the target attached to the wire and started,
+  its agent answering: ``.ip``, ``.mac``, ``.agent``, ``.link``, ``.target``,
+  ``.tunables``. Requesting it implies ``peer``.
 
 Markers: ``rfc(number, section, level)`` names what a conformance test
 checks; ``requires(capability, ...)`` skips a test on targets without them.
@@ -27,6 +34,10 @@ import pytest
 from .build import Image, build
 from .hypervisor.accel import resolve
 from .hypervisor.base import BACKENDS, Accel
+from .net import netns
+from .net.instances import TargetInstance, create_instance
+from .net.peer import Peer
+from .net.wire import Wire
 from .paths import reports_dir
 from .runs import Run, new_run_id, sweep
 from .targets import Target, TargetError, load
@@ -37,6 +48,8 @@ RUN_ID_ENV = "RINGZERO_RUN_ID"
 VMS_KEY = pytest.StashKey[list[Vm]]()
 TARGET_KEY = pytest.StashKey[Target]()
 RUN_ID_KEY = pytest.StashKey[str]()
+SUT_KEY = pytest.StashKey[TargetInstance]()
+PEER_KEY = pytest.StashKey[Peer]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -215,11 +228,75 @@ def boot(
         vm.destroy()
 
 
+@pytest.fixture(scope="session")
+def wire(run: Run) -> Iterator[Wire]:
+    with Wire(run) as w:
+        yield w
+
+
+@pytest.fixture
+def peer(request: pytest.FixtureRequest, wire: Wire, artifacts: Path) -> Iterator[Peer]:
+    """With ``sut``, the sut fixture attaches the peer to the target's link
+    before starting the target; alone, the peer gets a link of its own (a
+    veth to an empty namespace)."""
+    p = Peer(wire, artifacts / "wire.pcap")
+    request.node.stash[PEER_KEY] = p
+    blank: str | None = None
+    if "sut" not in request.fixturenames:
+        blank = request.getfixturevalue("run").unique_name("blank")
+        netns.create(blank)
+        p.attach(wire.new_veth(blank))
+    try:
+        yield p
+    finally:
+        p.close()
+        if blank is not None:
+            if p.link:
+                wire.remove_link(p.link)
+            netns.delete(blank)
+
+
+@pytest.fixture
+def sut(
+    request: pytest.FixtureRequest,
+    peer: Peer,
+    run: Run,
+    wire: Wire,
+    target: Target,
+    backend: str,
+    artifacts: Path,
+    images: Callable[[str], Image],
+) -> Iterator[TargetInstance]:
+    # Only a VM needs an accelerator (resolving it logs the choice).
+    accel: Accel = request.getfixturevalue("accel") if target.kind == "unikernel" else "tcg"
+    try:
+        instance = create_instance(
+            target, run, wire, artifacts, image=images, backend=backend, accel=accel
+        )
+    except ValueError as e:
+        raise pytest.UsageError(str(e)) from None
+    request.node.stash[SUT_KEY] = instance
+    try:
+        link = instance.prepare()
+        peer.attach(link)
+        instance.start()
+        yield instance
+    finally:
+        instance.stop()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, Any, Any]:
     report = yield
+    if report.failed and report.when in ("setup", "call"):
+        instance = item.stash.get(SUT_KEY, None)
+        if instance is not None:
+            report.sections.extend(instance.report_sections())
+        p = item.stash.get(PEER_KEY, None)
+        if p is not None and p.pcap_path is not None:
+            report.sections.append(("wire", f"{p.pcap_path}: {p.summary()}"))
     if report.when == "call" and report.failed:
         for vm in item.stash.get(VMS_KEY, []):
             crash = vm.crash_text()

@@ -1,10 +1,13 @@
 """Targets: the systems under test, one TOML file each in targets/.
 
 name = "ringzero"
-kind = "unikernel"               # what starts it
+kind = "unikernel"               # what starts it: unikernel | linux-netns
 capabilities = ["kernel", ...]   # which suites apply
-[vm]
+[vm]                             # unikernel only
 memory_mib = 64
+service = "conformance"          # the image the network suites boot (`sut`)
+[tunables]                       # protocol timers, applied by each kind
+arp_ttl_s = 4                    # (see TUNABLES)
 [deviations]
 "suites/x/test_y.py::test_z" = "why it deviates"  # run as strict xfail
 """
@@ -17,7 +20,16 @@ from pathlib import Path
 
 from .paths import repo_root
 
-KINDS = ("unikernel",)
+KINDS = ("unikernel", "linux-netns")
+
+# Tunables a target file may set, with what they mean. Each kind applies
+# them its own way (harness/net/instances.py): the unikernel on its command
+# line, Linux through sysctls.
+TUNABLES = {
+    "arp_ttl_s": "seconds an ARP cache entry stays valid",
+    "ipfrag_time_s": "seconds an incomplete IPv4 datagram is kept for reassembly",
+    "icmp_ratelimit_ms": "minimum milliseconds between rate-limited ICMP errors",
+}
 
 
 class TargetError(ValueError):
@@ -31,6 +43,8 @@ class Target:
     description: str
     capabilities: frozenset[str]
     memory_mib: int = 64
+    service: str | None = None  # the unikernel image that serves the network suites
+    tunables: dict[str, int | float] = field(default_factory=dict)
     deviations: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
 
@@ -85,12 +99,29 @@ def parse(data: dict[str, object], path: Path | None = None) -> Target:
     memory = vm.get("memory_mib", 64)
     if not isinstance(memory, int) or memory < 8:
         raise TargetError(f"{where}: vm.memory_mib must be an integer >= 8")
+    service = vm.get("service")
+    if service is not None and (not isinstance(service, str) or not service):
+        raise TargetError(f"{where}: vm.service must be the name of a service")
+    unknown_vm = set(vm) - {"memory_mib", "service"}
+    if unknown_vm:
+        raise TargetError(f"{where}: unknown keys in [vm]: {', '.join(sorted(unknown_vm))}")
+    tunables = data.get("tunables", {})
+    if not isinstance(tunables, dict):
+        raise TargetError(f"{where}: [tunables] must be a table")
+    for key, value in tunables.items():
+        if key not in TUNABLES:
+            raise TargetError(
+                f"{where}: unknown tunable {key!r} (known: {', '.join(sorted(TUNABLES))})"
+            )
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise TargetError(f"{where}: tunables.{key} must be a positive number")
     deviations = data.get("deviations", {})
     if not isinstance(deviations, dict) or not all(
         isinstance(k, str) and isinstance(v, str) and v for k, v in deviations.items()
     ):
         raise TargetError(f"{where}: [deviations] maps test ids to non-empty reasons")
-    unknown = set(data) - {"name", "kind", "description", "capabilities", "vm", "deviations"}
+    known = {"name", "kind", "description", "capabilities", "vm", "tunables", "deviations"}
+    unknown = set(data) - known
     if unknown:
         raise TargetError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
     return Target(
@@ -99,6 +130,8 @@ def parse(data: dict[str, object], path: Path | None = None) -> Target:
         description=str(data.get("description", "")),
         capabilities=frozenset(caps),
         memory_mib=memory,
+        service=service,
+        tunables=dict(tunables),
         deviations=dict(deviations),
         path=path,
     )

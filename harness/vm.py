@@ -20,7 +20,7 @@ from pathlib import Path
 from . import exit_status, hypervisor
 from .build import Image
 from .console import Console, ConsoleError, LineMatch
-from .hypervisor.base import Accel, MachineSpec
+from .hypervisor.base import Accel, MachineSpec, NicSpec
 from .runs import Run
 from .symbolize import symbolize
 
@@ -55,6 +55,9 @@ class Vm:
         cmdline: str = "",
         memory_mib: int = 64,
         echo: Callable[[bytes], None] | None = None,
+        nic: NicSpec | None = None,
+        serial_sockets: tuple[Path, ...] = (),
+        paused: bool = False,
     ) -> None:
         self.run = run
         self.image = image
@@ -66,6 +69,9 @@ class Vm:
         self.memory_mib = memory_mib
         self.scale = TCG_SLOWDOWN if accel == "tcg" else 1.0
         self._echo = echo
+        self.nic = nic
+        self.serial_sockets = serial_sockets
+        self.paused = paused
         self.console: Console | None = None
         self.machine: hypervisor.Machine | None = None
         self._undo: Callable[[], None] | None = None
@@ -83,6 +89,9 @@ class Vm:
             accel=self.accel,
             console_socket=socket_dir / f"{self.name}.com1",
             log_dir=self.artifacts,
+            nic=self.nic,
+            serial_sockets=self.serial_sockets,
+            paused=self.paused,
         )
         self.console = Console(spec.console_socket, self.artifacts / "serial.log", self._echo)
         self.machine = hypervisor.create(self.backend, spec)
@@ -93,6 +102,15 @@ class Vm:
             self.destroy()
             raise RuntimeError(f"{self.backend} could not start {self.name}: {e}") from e
         return self
+
+    def resume(self) -> None:
+        """Starts the CPU of a VM started with paused=True."""
+        if self.machine is None:
+            raise RuntimeError("the VM has not been started")
+        try:
+            self.machine.resume()
+        except Exception as e:
+            raise RuntimeError(f"{self.backend} could not resume {self.name}: {e}") from e
 
     def _teardown(self) -> None:
         if self.machine is not None:

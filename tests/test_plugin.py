@@ -1,6 +1,9 @@
 """The pytest plugin's own behaviour, driven through pytester (no VM)."""
 
+import os
+
 import pytest
+from ringzero.net import netns
 
 pytest_plugins = ["pytester"]
 
@@ -37,13 +40,13 @@ def test_requires_skips_tests_the_target_cannot_run(pytester):
         def test_kernel(): pass
 
         @pytest.mark.rfc(826, "Packet Reception", "MUST")
-        @pytest.mark.requires("arp")
-        def test_arp(): pass
+        @pytest.mark.requires("tcp")
+        def test_tcp(): pass
         """
     )
     result = pytester.runpytest_subprocess("-rs")
     result.assert_outcomes(passed=1, skipped=1)
-    result.stdout.fnmatch_lines(["*not applicable to target ringzero: needs arp*"])
+    result.stdout.fnmatch_lines(["*not applicable to target ringzero: needs tcp*"])
 
 
 def test_deviations_run_as_strict_xfail(pytester):
@@ -79,3 +82,36 @@ def test_artifacts_go_under_the_run_and_the_test(pytester):
     result.assert_outcomes(passed=1)
     (written,) = reports.glob("*/*/note.txt")
     assert written.parent.name == "test_artifacts_go_under_the_run_and_the_test.py-test_writes"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="namespaces need root")
+def test_linux_sut_and_peer_fixtures_capture_and_clean_up(pytester):
+    pytester.makepyfile(
+        """
+        from scapy.layers.inet import ICMP, IP
+        from scapy.layers.l2 import ARP, Ether
+
+        def test_echo(peer, sut, wire):
+            h = peer.host(1)
+            peer.send(Ether(src=h.mac, dst=sut.mac) / IP(src=h.ip, dst=sut.ip) / ICMP(id=9))
+            assert peer.expect(Ether() / ARP(op=1, pdst=h.ip)) is not None  # answered by the peer
+            assert peer.expect(Ether(dst=h.mac) / IP(src=sut.ip) / ICMP(type=0, id=9))
+            assert sut.agent.request("config")["ip"] == sut.ip == wire.addr.target_ip
+            assert wire.run(["ping", "-c", "1", "-W", "2", sut.ip]).returncode == 0
+            assert sut.link in wire.links()
+
+        def test_peer_alone(peer):
+            assert peer.link and peer.collect(0.1) == []
+
+        def test_fails(peer, sut):
+            assert False, "on purpose"
+        """
+    )
+    reports = pytester.path / "reports"
+    result = pytester.runpytest_subprocess("--target", "linux", "--reports", str(reports))
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*Linux agent*", "*wire.pcap: * frames from the target*"])
+    pcaps = sorted(reports.glob("*/*/wire.pcap"))
+    assert len(pcaps) == 3 and all(p.stat().st_size > 24 for p in pcaps[:1])
+    run_id = pcaps[0].parent.parent.name
+    assert not [n for n in netns.names() if run_id in n], "namespaces left behind"

@@ -35,6 +35,9 @@ def _hold_run_and_wait(run_id: str, ready, state_dir: str) -> None:
 
 def test_a_killed_run_is_dead_and_its_leftovers_are_swept(tmp_path, monkeypatch):
     monkeypatch.setenv("RINGZERO_STATE_DIR", str(tmp_path))
+    # With a private state dir every real run looks dead: keep the registered
+    # sweepers (VMs, namespaces, taps) away from runs going on beside this one.
+    monkeypatch.setattr(runs, "_sweepers", [])
     rid = runs.new_run_id()
     ctx = multiprocessing.get_context("fork")
     ready = ctx.Event()

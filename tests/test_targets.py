@@ -48,3 +48,36 @@ def test_bad_toml_is_reported_with_the_path(tmp_path):
     bad.write_text("name = \n")
     with pytest.raises(TargetError, match=r"bad.toml: not valid TOML"):
         load(str(bad))
+
+
+def test_the_linux_reference_target_loads_with_the_same_tunables():
+    linux, ringzero = load("linux"), load("ringzero")
+    assert linux.kind == "linux-netns" and linux.service is None
+    assert ringzero.service == "conformance"
+    assert (
+        linux.tunables
+        == ringzero.tunables
+        == {
+            "arp_ttl_s": 4,
+            "ipfrag_time_s": 3,
+            "icmp_ratelimit_ms": 1000,
+        }
+    )
+    assert {"arp", "ipv4", "icmp", "arp-cache"} <= linux.capabilities
+    assert {"kernel", "drop-counters"} <= ringzero.capabilities
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"tunables": {"arp_ttl": 4}}, "unknown tunable 'arp_ttl' \\(known: arp_ttl_s,"),
+        ({"tunables": {"arp_ttl_s": 0}}, "tunables.arp_ttl_s must be a positive number"),
+        ({"tunables": {"arp_ttl_s": "4"}}, "must be a positive number"),
+        ({"tunables": 4}, "\\[tunables\\] must be a table"),
+        ({"vm": {"service": ""}}, "vm.service must be"),
+        ({"vm": {"services": "x"}}, "unknown keys in \\[vm\\]: services"),
+    ],
+)
+def test_bad_tunables_and_services_are_rejected(extra, message):
+    with pytest.raises(TargetError, match=message):
+        parse({"name": "x", "kind": "linux-netns", "capabilities": [], **extra})

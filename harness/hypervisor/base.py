@@ -16,6 +16,15 @@ DEBUG_EXIT_DEVICE = "isa-debug-exit,iobase=0xf4,iosize=0x04"
 
 
 @dataclass(frozen=True)
+class NicSpec:
+    """A virtio-net NIC on an existing tap (opened by name in the root
+    namespace; the backend neither creates nor configures it)."""
+
+    tap: str
+    mac: str
+
+
+@dataclass(frozen=True)
 class MachineSpec:
     name: str  # unique, carries the run id (see runs.resource_name)
     kernel: Path  # a multiboot image
@@ -25,6 +34,10 @@ class MachineSpec:
     console_socket: Path  # COM1; the harness listens, QEMU connects
     serial_sockets: tuple[Path, ...] = ()  # COM2, ... (the control channel)
     log_dir: Path = field(default_factory=Path)  # where the hypervisor's own output goes
+    nic: NicSpec | None = None
+    # Created with its CPU stopped; resume() starts it (so that a capture can
+    # be opened on the NIC's tap before the guest sends its first frame).
+    paused: bool = False
 
     @property
     def firmware(self) -> Path | None:
@@ -39,6 +52,10 @@ class Machine(Protocol):
     started_at: float
 
     def start(self) -> None: ...
+
+    def resume(self) -> None:
+        """Starts the CPU of a machine created paused (a no-op otherwise)."""
+        ...
 
     def running(self) -> bool: ...
 

@@ -102,6 +102,13 @@ def domain_xml(spec: MachineSpec) -> str:
         if spec.firmware
         else ""
     )
+    nic = ""
+    if spec.nic is not None:
+        nic = (
+            f"<interface type='ethernet'><target dev={quoteattr(spec.nic.tap)} managed='no'/>"
+            f"<mac address={quoteattr(spec.nic.mac)}/><model type='virtio'/>"
+            "<rom enabled='no'/></interface>"
+        )
     serials = "".join(
         f"<serial type='unix'><source mode='connect' path={quoteattr(str(path))}/>"
         f"<target port='{port}'/></serial>"
@@ -125,6 +132,7 @@ def domain_xml(spec: MachineSpec) -> str:
   <on_crash>destroy</on_crash>
   <devices>
     {serials}
+    {nic}
     <controller type='usb' model='none'/>
     <memballoon model='none'/>
   </devices>
@@ -149,9 +157,16 @@ class LibvirtMachine:
         xml = domain_xml(self.spec)
         (self.spec.log_dir / "domain.xml").write_text(xml)
         self.started_at = time.monotonic()
-        self._dom = conn.createXML(xml, lv.VIR_DOMAIN_START_AUTODESTROY)
+        flags = lv.VIR_DOMAIN_START_AUTODESTROY
+        if self.spec.paused:
+            flags |= lv.VIR_DOMAIN_START_PAUSED
+        self._dom = conn.createXML(xml, flags)
         with contextlib.suppress(OSError, ValueError):
             self._pid = int(Path(f"/run/libvirt/qemu/{self.spec.name}.pid").read_text())
+
+    def resume(self) -> None:
+        if self.spec.paused and self._dom is not None:
+            self._dom.resume()
 
     def running(self) -> bool:
         """Whether QEMU still runs. libvirt's own view lags a second or more

@@ -52,6 +52,9 @@ set(RINGZERO_KERNEL_SOURCES
   arch/x86_64/clock.cpp
   arch/x86_64/crash.cpp
   drivers/serial.cpp
+  drivers/pci.cpp
+  drivers/virtqueue.cpp
+  drivers/virtio_net.cpp
   kernel/main.cpp
   kernel/console.cpp
   kernel/multiboot.cpp

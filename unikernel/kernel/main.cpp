@@ -7,6 +7,7 @@
 #include "arch/x86_64/clock.hpp"
 #include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/paging.hpp"
+#include "drivers/virtio_net.hpp"
 #include "kernel/cmdline.hpp"
 #include "kernel/console.hpp"
 #include "kernel/cxxrt.hpp"
@@ -15,6 +16,7 @@
 #include "kernel/multiboot.hpp"
 #include "kernel/os_internal.hpp"
 #include "kernel/panic.hpp"
+#include "net/stack.hpp"
 
 extern "C" std::uint64_t boot_tsc_entry;
 extern "C" char __image_end[];
@@ -90,6 +92,9 @@ extern "C" [[noreturn]] void kernel_main(std::uint32_t magic, std::uint32_t info
 
   os_internal::boot.start_tsc = clock::rdtsc();
   if (!cmdline::has(os_internal::boot.cmdline, "quiet")) print_banner();
+  // The network, when the VM has a NIC: after the banner, so that its
+  // console line follows it.
+  if (auto* nic = drivers::virtio_net::probe()) net::init(*nic, os_internal::boot.cmdline);
   Service::start();
   eventloop::run();
 }

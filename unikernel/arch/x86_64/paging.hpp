@@ -22,4 +22,9 @@ void init(std::uint64_t ram_top);
 // Whether EFER.NXE is on (the CPU has NX).
 bool nx_enabled();
 
+// Whether addr is in the uncached device window (3–4 GiB) the kernel maps.
+inline bool is_mmio(std::uint64_t addr) {
+  return addr >= (3ull << 30) && addr < (4ull << 30);
+}
+
 }  // namespace rz::paging
