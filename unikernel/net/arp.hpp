@@ -49,8 +49,8 @@ namespace rz::net {
 class Arp {
  public:
   static constexpr std::size_t cache_size = 64;
-  static constexpr std::size_t queue_per_entry = 4;
-  static constexpr std::size_t queue_total = 64;   // over all entries
+  static constexpr std::size_t queue_per_entry = 64;
+  static constexpr std::size_t queue_total = 128;  // over all entries
   static constexpr std::uint64_t retry_ms = 1000;  // RFC 1122 2.3.2.1: at most 1/s
   static constexpr unsigned max_attempts = 3;
   static constexpr std::uint64_t announce_interval_ms = 2000;  // RFC 5227 ANNOUNCE_INTERVAL
