@@ -12,9 +12,11 @@ CXX_SOURCES = $(shell find unikernel -name '*.cpp' -o -name '*.hpp')
 setup:
 	@bash scripts/setup.sh
 
-# For now: build and boot `hello` and show its console.
+# The conformance run on the bundled unikernel: every protocol suite against
+# the `conformance` service, two workers (each with its own wire).
+CONFORMANCE_SUITES := suites/arp suites/ipv4 suites/icmp
 conformance: setup
-	$(RZ) boot hello
+	$(PYTEST) $(CONFORMANCE_SUITES) --target ringzero -n 2
 
 # Everything CI checks, in order of speed.
 test: setup lint host-tests unit suites

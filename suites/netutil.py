@@ -66,8 +66,12 @@ def fragments_of(datagram: Packet, size: int = 1480) -> list[Packet]:
 
 def icmp_payload(packet: Packet) -> bytes:
     """The echo data of a (reassembled) ICMP echo message."""
-    icmp = packet[ICMP]
-    return bytes(icmp.payload)
+    ip = bytes(packet[IP])
+    header = (ip[0] & 0x0F) * 4
+    total = int.from_bytes(ip[2:4], "big")
+    # Bounded by the total length: link-layer padding (a 60-byte minimum
+    # Ethernet frame) is not data.
+    return ip[header + 8 : total]
 
 
 def whole_replies(frames: list[Packet]) -> list[Packet]:
