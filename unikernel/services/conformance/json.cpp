@@ -1,10 +1,40 @@
 #include "services/conformance/json.hpp"
 
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 
 namespace rz::json {
 namespace {
+
+// The length of the well-formed UTF-8 sequence at s[i] (RFC 3629 section 4:
+// no overlong forms, no surrogates, nothing above U+10FFFF), or 0.
+std::size_t utf8_sequence(std::string_view s, std::size_t i) {
+  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  unsigned char b0 = byte(0);
+  if (b0 < 0x80) return 1;
+  std::size_t n;
+  unsigned char lo = 0x80, hi = 0xBF;  // bounds of the second byte
+  if (b0 >= 0xC2 && b0 <= 0xDF) {
+    n = 2;
+  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+    n = 3;
+    if (b0 == 0xE0) lo = 0xA0;  // overlong
+    if (b0 == 0xED) hi = 0x9F;  // surrogates
+  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+    n = 4;
+    if (b0 == 0xF0) lo = 0x90;  // overlong
+    if (b0 == 0xF4) hi = 0x8F;  // above U+10FFFF
+  } else {
+    return 0;
+  }
+  if (s.size() - i < n) return 0;
+  if (byte(1) < lo || byte(1) > hi) return 0;
+  for (std::size_t k = 2; k < n; ++k)
+    if (byte(k) < 0x80 || byte(k) > 0xBF) return 0;
+  return n;
+}
 
 class Reader {
  public:
@@ -85,6 +115,16 @@ class Reader {
       char c = s_[pos_++];
       if (c == '"') return true;
       if (static_cast<unsigned char>(c) < 0x20) return fail("control character in string");
+      if (static_cast<unsigned char>(c) >= 0x80) {
+        std::size_t n = utf8_sequence(s_, pos_ - 1);
+        if (n == 0) {
+          --pos_;
+          return fail("invalid UTF-8 in string");
+        }
+        out.append(s_.substr(pos_ - 1, n));
+        pos_ += n - 1;
+        continue;
+      }
       if (c != '\\') {
         out += c;
         continue;
@@ -137,9 +177,10 @@ class Reader {
     return fail("unterminated string");
   }
 
-  bool number(double& out) {
+  bool number(Value& v) {
     std::size_t start = pos_;
-    if (pos_ < s_.size() && s_[pos_] == '-') ++pos_;
+    bool negative = pos_ < s_.size() && s_[pos_] == '-';
+    if (negative) ++pos_;
     auto digits = [&] {
       std::size_t d = pos_;
       while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') ++pos_;
@@ -149,17 +190,38 @@ class Reader {
     std::size_t n = digits();
     if (n == 0) return fail("bad number");
     if (n > 1 && s_[int_start] == '0') return fail("leading zero");
+    bool literal_integer = true;
     if (pos_ < s_.size() && s_[pos_] == '.') {
       ++pos_;
+      literal_integer = false;
       if (digits() == 0) return fail("bad fraction");
     }
     if (pos_ < s_.size() && (s_[pos_] == 'e' || s_[pos_] == 'E')) {
       ++pos_;
+      literal_integer = false;
       if (pos_ < s_.size() && (s_[pos_] == '+' || s_[pos_] == '-')) ++pos_;
       if (digits() == 0) return fail("bad exponent");
     }
+    if (literal_integer) {
+      // Exact, in the negative range (it is the larger one), overflow checked.
+      constexpr std::int64_t min = INT64_MIN;
+      std::int64_t acc = 0;
+      bool fits = true;
+      for (std::size_t i = int_start; i < int_start + n && fits; ++i) {
+        int d = s_[i] - '0';
+        if (acc < (min + d) / 10)
+          fits = false;
+        else
+          acc = acc * 10 - d;
+      }
+      if (fits && !negative && acc == min) fits = false;
+      if (fits) {
+        v.integral = true;
+        v.integer = negative ? acc : -acc;
+      }
+    }
     std::string copy(s_.substr(start, pos_ - start));
-    out = std::strtod(copy.c_str(), nullptr);
+    v.number = std::strtod(copy.c_str(), nullptr);
     return true;
   }
 
@@ -183,7 +245,7 @@ class Reader {
     if (c == 'n' && literal("null")) return true;
     if (c == '-' || (c >= '0' && c <= '9')) {
       v.kind = Value::Kind::number;
-      return number(v.number);
+      return number(v);
     }
     if (c == '{' || c == '[') return fail("nested values are not accepted");
     return fail("expected a value");
@@ -247,12 +309,19 @@ std::optional<std::string_view> Object::string(std::string_view key) const {
 
 std::optional<std::int64_t> Object::integer(std::string_view key) const {
   const Value* v = find(key);
+  if (!v || v->kind != Value::Kind::number || !v->integral) return std::nullopt;
+  return v->integer;
+}
+
+std::optional<double> Object::number(std::string_view key) const {
+  const Value* v = find(key);
   if (!v || v->kind != Value::Kind::number) return std::nullopt;
-  constexpr double limit = 9007199254740992.0;  // 2^53
-  if (!(v->number >= -limit && v->number <= limit)) return std::nullopt;
-  auto n = static_cast<std::int64_t>(v->number);
-  if (static_cast<double>(n) != v->number) return std::nullopt;
-  return n;
+  return v->number;
+}
+
+bool Object::is_null(std::string_view key) const {
+  const Value* v = find(key);
+  return v && v->kind == Value::Kind::null;
 }
 
 std::optional<bool> Object::boolean(std::string_view key) const {
@@ -268,7 +337,8 @@ void Writer::separate() {
 
 void Writer::quote(std::string_view s) {
   out_ += '"';
-  for (char c : s) {
+  for (std::size_t i = 0; i < s.size();) {
+    char c = s[i];
     auto u = static_cast<unsigned char>(c);
     if (c == '"' || c == '\\') {
       out_ += '\\';
@@ -277,9 +347,20 @@ void Writer::quote(std::string_view s) {
       char buf[8];
       std::snprintf(buf, sizeof buf, "\\u%04x", unsigned(u));
       out_ += buf;
+    } else if (u >= 0x80) {
+      std::size_t n = utf8_sequence(s, i);
+      if (n == 0) {
+        out_ += "\\ufffd";  // one replacement per bad byte
+        ++i;
+        continue;
+      }
+      out_.append(s.substr(i, n));
+      i += n;
+      continue;
     } else {
       out_ += c;
     }
+    ++i;
   }
   out_ += '"';
 }
@@ -339,6 +420,19 @@ Writer& Writer::value(std::uint64_t n) {
 Writer& Writer::value(bool b) {
   separate();
   out_ += b ? "true" : "false";
+  need_comma_ = true;
+  return *this;
+}
+
+Writer& Writer::value(double d) {
+  if (!std::isfinite(d)) return null();
+  separate();
+  char buf[32];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, d);
+    if (std::strtod(buf, nullptr) == d) break;
+  }
+  out_ += buf;
   need_comma_ = true;
   return *this;
 }

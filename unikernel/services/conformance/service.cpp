@@ -1,7 +1,11 @@
 // The conformance agent: the harness's control channel into the unikernel.
 // JSON lines on COM2, one request and one reply per line:
 //   {"id": 1, "cmd": "ping"}  ->  {"id":1,"ok":true,"pong":true}
-// Commands: ping, config, stats, arp. Errors: {"id":..,"ok":false,"error":".."}.
+// Commands: ping, config, stats, arp. Errors: {"id":..,"ok":false,"error":".."};
+// "id" echoes an integer id and is null when there is none (or the line was
+// not a valid request). Lines end in "\n" ("\r" is ignored, empty lines are
+// skipped); a line over 4096 bytes is dropped up to its newline and answered
+// with an error. config and arp need the NIC ("no network interface").
 #include <chrono>
 #include <cstdio>
 #include <ringzero/os.hpp>
