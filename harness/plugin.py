@@ -281,6 +281,11 @@ def sut(
         peer.attach(link)
         instance.start()
         yield instance
+        # Whatever a test sent, the target must still be there: bad input is
+        # counted and dropped, never a crash.
+        trouble = instance.trouble()
+        if trouble:
+            pytest.fail(trouble, pytrace=False)
     finally:
         instance.stop()
 
@@ -290,7 +295,7 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, Any, Any]:
     report = yield
-    if report.failed and report.when in ("setup", "call"):
+    if report.failed and report.when in ("setup", "call", "teardown"):
         instance = item.stash.get(SUT_KEY, None)
         if instance is not None:
             report.sections.extend(instance.report_sections())

@@ -115,3 +115,19 @@ def test_linux_sut_and_peer_fixtures_capture_and_clean_up(pytester):
     assert len(pcaps) == 3 and all(p.stat().st_size > 24 for p in pcaps[:1])
     run_id = pcaps[0].parent.parent.name
     assert not [n for n in netns.names() if run_id in n], "namespaces left behind"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="namespaces need root")
+def test_a_target_that_dies_during_a_test_fails_it(pytester):
+    """The sut fixture checks the target after each test: bad input may be
+    dropped, never kill it. Here the Linux agent is killed mid-test."""
+    pytester.makepyfile(
+        """
+        def test_kills_its_target(sut):
+            sut.proc.kill()
+            sut.proc.wait()
+        """
+    )
+    result = pytester.runpytest_subprocess("--target", "linux")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*the Linux agent exited during the test (status -9)*"])

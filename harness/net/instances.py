@@ -56,6 +56,10 @@ class TargetInstance(Protocol):
 
     def stop(self) -> None: ...
 
+    def trouble(self) -> str | None:
+        """Why the target is no longer well (crashed, ended), or None."""
+        ...
+
     def console_text(self) -> str: ...
 
     def report_sections(self) -> list[tuple[str, str]]: ...
@@ -178,6 +182,17 @@ class UnikernelInstance:
             self.wire.remove_link(self.link)
         self._log.close()
 
+    def trouble(self) -> str | None:
+        vm = self.vm
+        if vm is None or vm.machine is None:
+            return None
+        crash = vm.crash_text()
+        if crash:
+            return f"the unikernel crashed during the test:\n{crash}"
+        if not vm.machine.running():
+            return f"the VM ended during the test (exit status {vm.exit_status})"
+        return None
+
     def console_text(self) -> str:
         console = self.vm.console if self.vm else None
         return console.text() if console else ""
@@ -288,6 +303,11 @@ class LinuxInstance:
         if self._undo is not None:
             self._undo()
             self._undo = None
+
+    def trouble(self) -> str | None:
+        if self.proc is not None and self.proc.poll() is not None:
+            return f"the Linux agent exited during the test (status {self.proc.returncode})"
+        return None
 
     def console_text(self) -> str:
         return ""
