@@ -38,3 +38,12 @@ def test_uncaught_exception_gives_a_crash_report(kernel_test):
     assert crash is not None and crash.complete
     assert "uncaught exception" in crash.what and "nobody catches this" in crash.what
     assert any("kernel_tests_throw_uncaught" in f for f in vm.crash_frames()), vm.crash_text()
+
+
+def test_serial_input_is_interrupt_driven(kernel_test):
+    """COM1 in 16550 loopback: the bytes it sends come back through ISA IRQ 4,
+    the IOAPIC and the event loop, all of them, in order, counted."""
+    vm = kernel_test("serial_input")
+    vm.wait_for(r"^serial_input: received 54 of 54 bytes, \d+ interrupts, 0 dropped$")
+    assert vm.wait_exit() == exit_status.SUCCESS, vm.console.tail()
+    assert "FAIL" not in vm.console.text()

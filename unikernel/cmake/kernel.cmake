@@ -49,6 +49,7 @@ set(RINGZERO_KERNEL_SOURCES
   arch/x86_64/paging.cpp
   arch/x86_64/interrupts.cpp
   arch/x86_64/apic.cpp
+  arch/x86_64/ioapic.cpp
   arch/x86_64/clock.cpp
   arch/x86_64/crash.cpp
   drivers/serial.cpp

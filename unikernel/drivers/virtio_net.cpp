@@ -1,6 +1,8 @@
 #include "drivers/virtio_net.hpp"
 
+#include <chrono>
 #include <memory>
+#include <ringzero/timer.hpp>
 
 #include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/interrupts.hpp"
@@ -32,6 +34,10 @@ constexpr std::size_t net_header = 10;
 // handed up keeps headroom for replies built in place.
 constexpr std::size_t rx_offset = 64;
 constexpr std::size_t pool_buffers = 1024;
+// When the pool ran dry and left the receive ring empty, refilling is tried
+// again after this long: an empty ring raises no interrupt that would bring
+// the driver back (a partly filled one does, at its next frame).
+constexpr auto refill_retry = std::chrono::milliseconds(1);
 
 class VirtioNet final : public net::Nic {
  public:
@@ -63,6 +69,7 @@ class VirtioNet final : public net::Nic {
   std::size_t rx_empty_count_ = 0, tx_free_count_ = 0;
   net::NicStats stats_{};
   volatile bool pending_ = false;
+  bool retry_armed_ = false;
 };
 
 VirtioNet* the_nic = nullptr;
@@ -158,6 +165,14 @@ void VirtioNet::receive() {
     if (receive_) receive_(std::move(p));
   }
   refill();
+  if (rx_empty_count_ == rx_.size() && !retry_armed_) {
+    retry_armed_ = true;
+    os::Timers::oneshot(refill_retry, [this] {
+      retry_armed_ = false;
+      pending_ = true;  // the poller runs on the loop's next pass
+      eventloop::notify();
+    });
+  }
 }
 
 bool VirtioNet::transmit(net::PacketPtr frame) {

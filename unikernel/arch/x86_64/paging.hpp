@@ -23,7 +23,7 @@ void init(std::uint64_t ram_top);
 bool nx_enabled();
 
 // Whether addr is in the uncached device window (3–4 GiB) the kernel maps.
-inline bool is_mmio(std::uint64_t addr) {
+constexpr bool is_mmio(std::uint64_t addr) {
   return addr >= (3ull << 30) && addr < (4ull << 30);
 }
 

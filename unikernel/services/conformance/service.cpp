@@ -6,11 +6,11 @@
 // not a valid request). Lines end in "\n" ("\r" is ignored, empty lines are
 // skipped); a line over 4096 bytes is dropped up to its newline and answered
 // with an error. config and arp need the NIC ("no network interface").
-#include <chrono>
+// Input is interrupt-driven: COM2 receive interrupts (ISA IRQ 3, through the
+// IOAPIC) collect bytes that reach input() from the event loop.
 #include <cstdio>
 #include <ringzero/os.hpp>
 #include <ringzero/service.hpp>
-#include <ringzero/timer.hpp>
 #include <string>
 
 #include "drivers/serial.hpp"
@@ -21,9 +21,6 @@
 namespace {
 
 constexpr std::size_t max_line = 4096;
-// COM2 has no receive interrupt wired yet: poll it.
-constexpr auto poll_period = std::chrono::milliseconds(2);
-
 std::string line;
 bool discarding = false;  // inside an over-long line, until its newline
 
@@ -75,6 +72,10 @@ void stats(rz::json::Writer& w) {
     w.key("available").value(std::uint64_t(nic.pool().available()));
     w.end_object();
   }
+  auto com2 = rz::serial::input_stats(rz::serial::com2);
+  w.key("com2").begin_object();
+  w.key("rx_interrupts").value(com2.interrupts).key("rx_bytes").value(com2.bytes);
+  w.key("rx_dropped").value(com2.dropped).end_object();
   auto h = os::heap_stats();
   w.key("heap").begin_object();
   w.key("capacity").value(std::uint64_t(h.capacity)).key("in_use").value(std::uint64_t(h.in_use));
@@ -124,9 +125,9 @@ void handle(std::string_view text) {
   reply(w);
 }
 
-void poll() {
-  char c;
-  while (rz::serial::read(rz::serial::com2, c)) {
+// Received bytes, from the event loop (COM2's receive interrupt collects them).
+void input(std::string_view bytes) {
+  for (char c : bytes) {
     if (c == '\n') {
       if (discarding)
         error_reply(nullptr, "bad request: line longer than 4096 bytes");
@@ -152,6 +153,9 @@ void poll() {
 void Service::start() {
   rz::serial::init(rz::serial::com2);
   line.reserve(max_line);
-  os::Timers::periodic(poll_period, poll);
+  if (!rz::serial::on_input(rz::serial::com2, input)) {
+    std::printf("agent: no receive interrupt for COM2\n");
+    os::shutdown(os::exit_status::failure);
+  }
   std::printf("agent: listening on COM2\n");
 }
