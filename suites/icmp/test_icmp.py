@@ -129,12 +129,9 @@ def test_no_error_about_an_icmp_error(peer, sut):
 def test_no_error_about_a_broadcast(peer, sut, wire, how):
     """An ICMP error MUST NOT be sent about a datagram to an IP broadcast
     address, nor about one that came as a link-layer broadcast."""
-    if how == "ip-broadcast":
-        datagram = to_target(peer, sut, proto=UNKNOWN_PROTOCOL, dst=wire.addr.broadcast)
-        datagram[Ether].dst = "ff:ff:ff:ff:ff:ff"
-    else:
-        datagram = to_target(peer, sut, proto=UNKNOWN_PROTOCOL)
-        datagram[Ether].dst = "ff:ff:ff:ff:ff:ff"
+    dst = wire.addr.broadcast if how == "ip-broadcast" else sut.ip
+    datagram = to_target(peer, sut, proto=UNKNOWN_PROTOCOL, dst=dst)
+    datagram[Ether].dst = "ff:ff:ff:ff:ff:ff"  # a link-layer broadcast either way
     peer.send(datagram / Raw(pattern(16)))
     assert peer.collect(1.5, any_icmp_from(sut)) == []
     assert_alive(peer, sut)
