@@ -85,6 +85,9 @@ set(RINGZERO_NET_CORE_SOURCES
   net/ipv4.cpp
   net/ipv4_reassembly.cpp
   net/icmp.cpp
+  net/udp.cpp
+  net/dhcp.cpp
+  net/dns_server.cpp
   net/stack.cpp
 )
 list(TRANSFORM RINGZERO_NET_CORE_SOURCES PREPEND ${RINGZERO_ROOT}/)

@@ -1,6 +1,7 @@
 // ARP: packet format, cache, resolution queue, announcements (see arp.hpp).
 #include "net/arp.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "net/bytes.hpp"
@@ -90,9 +91,28 @@ Arp::Entry& Arp::allocate() {
   return *victim;
 }
 
+void Arp::drop(PacketPtr datagram, SendResult why) {
+  ++counters_.arp_queue_dropped;
+  // The hook runs later (flush_drops), once the cache is consistent again:
+  // it may well send.
+  if (drop_hook_ && datagram) dropped_.push_back({std::move(datagram), why});
+}
+
+void Arp::flush_drops() {
+  if (flushing_) return;  // the outer call delivers what a hook adds
+  flushing_ = true;
+  for (std::size_t i = 0; i < dropped_.size(); ++i) {
+    Dropped d = std::move(dropped_[i]);
+    drop_hook_(*d.datagram, d.why);
+  }
+  dropped_.clear();
+  flushing_ = false;
+}
+
 void Arp::release(Entry& e) {
-  for (std::size_t i = 0; i < e.queued; ++i) e.queue[i].reset();
-  counters_.arp_queue_dropped += e.queued;
+  // An unanswered entry's queue had no route; an evicted one's no room.
+  SendResult why = e.state == State::incomplete ? SendResult::no_route : SendResult::no_buffer;
+  for (std::size_t i = 0; i < e.queued; ++i) drop(std::move(e.queue[i]), why);
   queued_total_ -= e.queued;
   e = Entry{};
 }
@@ -110,11 +130,27 @@ void Arp::resolved(Entry& e, MacAddress mac, std::uint64_t now) {
   std::size_t n = e.queued;
   e.queued = 0;
   queued_total_ -= n;
-  for (std::size_t i = 0; i < n; ++i)
-    ethernet_.output(std::move(e.queue[i]), mac, ethernet::type_ipv4);
+  for (std::size_t i = 0; i < n; ++i) {
+    // Keep the headers, so that a device-full drop can still be reported.
+    std::array<std::uint8_t, ipv4::max_header_size + 8> head{};
+    std::size_t kept = std::min(head.size(), e.queue[i]->size());
+    std::memcpy(head.data(), e.queue[i]->data(), kept);
+    if (!ethernet_.output(std::move(e.queue[i]), mac, ethernet::type_ipv4) && drop_hook_) {
+      if (PacketPtr copy = pool_.alloc()) {
+        copy->resize(kept);
+        std::memcpy(copy->data(), head.data(), kept);
+        dropped_.push_back({std::move(copy), SendResult::device_full});
+      }
+    }
+  }
 }
 
 void Arp::input(PacketPtr packet, const FrameInfo& info, std::uint64_t now) {
+  receive(std::move(packet), info, now);
+  flush_drops();
+}
+
+void Arp::receive(PacketPtr packet, const FrameInfo& info, std::uint64_t now) {
   ++counters_.arp_rx_packets;
   arp::Packet::Error why{};
   auto p = arp::Packet::parse(packet->bytes(), why);
@@ -146,6 +182,8 @@ void Arp::input(PacketPtr packet, const FrameInfo& info, std::uint64_t now) {
     ++counters_.arp_rx_requests;
   else
     ++counters_.arp_rx_replies;
+
+  if (probe_.active) probe_input(*p);
 
   const Ipv4Address ours = config_.address;
   const bool configured = ours != Ipv4Address::any();
@@ -227,7 +265,13 @@ void Arp::announce(std::uint64_t now) {
   next_announcement_ms_ = now + announce_interval_ms;
 }
 
-void Arp::send_ipv4(Ipv4Address next_hop, PacketPtr datagram, std::uint64_t now) {
+SendResult Arp::send_ipv4(Ipv4Address next_hop, PacketPtr datagram, std::uint64_t now) {
+  SendResult r = enqueue_or_send(next_hop, std::move(datagram), now);
+  flush_drops();
+  return r;
+}
+
+SendResult Arp::enqueue_or_send(Ipv4Address next_hop, PacketPtr datagram, std::uint64_t now) {
   Entry* e = find(next_hop);
   if (e && expired(*e, now)) {
     // RFC 1122 2.3.2.1: an entry times out; ask again before using it.
@@ -237,8 +281,9 @@ void Arp::send_ipv4(Ipv4Address next_hop, PacketPtr datagram, std::uint64_t now)
   }
   if (e && e->state == State::resolved) {
     e->used_ms = now;
-    ethernet_.output(std::move(datagram), e->mac, ethernet::type_ipv4);
-    return;
+    return ethernet_.output(std::move(datagram), e->mac, ethernet::type_ipv4)
+               ? SendResult::sent
+               : SendResult::device_full;
   }
   if (!e) {
     e = &allocate();
@@ -252,19 +297,27 @@ void Arp::send_ipv4(Ipv4Address next_hop, PacketPtr datagram, std::uint64_t now)
   // RFC 1122 2.3.2.2: keep the newest datagrams while we ask.
   if (queued_total_ >= queue_total && e->queued == 0) {
     ++counters_.arp_queue_dropped;
-    return;
+    return SendResult::no_buffer;
   }
   if (e->queued == queue_per_entry || queued_total_ >= queue_total) {
-    ++counters_.arp_queue_dropped;
+    PacketPtr oldest = std::move(e->queue[0]);
     for (std::size_t i = 1; i < e->queued; ++i) e->queue[i - 1] = std::move(e->queue[i]);
-    e->queue[--e->queued].reset();
+    --e->queued;
     --queued_total_;
+    drop(std::move(oldest), SendResult::no_buffer);
   }
   e->queue[e->queued++] = std::move(datagram);
   ++queued_total_;
+  return SendResult::queued;
 }
 
 void Arp::tick(std::uint64_t now) {
+  expire(now);
+  flush_drops();
+  probe_tick(now);
+}
+
+void Arp::expire(std::uint64_t now) {
   if (announcements_left_ > 0 && now >= next_announcement_ms_) {
     send_announcement();
     --announcements_left_;
@@ -298,8 +351,50 @@ void Arp::for_each_entry(const std::function<void(const ArpEntryView&)>& f,
   }
 }
 
+void Arp::probe(Ipv4Address ip, unsigned probes, std::uint64_t now, ProbeDone done) {
+  probe_ = Probe{};
+  if (probes == 0) {
+    if (done) done(false);
+    return;
+  }
+  probe_.active = true;
+  probe_.ip = ip;
+  probe_.left = probes;
+  probe_.next_ms = now + random(probe_wait_ms);
+  probe_.done = std::move(done);
+}
+
+void Arp::probe_input(const arp::Packet& p) {
+  // RFC 5227 2.1.1: a conflict is any ARP packet whose sender address is
+  // the one we probe, or a probe for it from another host.
+  if (p.sha == ethernet_.mac()) return;
+  bool conflict = p.spa == probe_.ip ||
+                  (p.op == arp::op_request && p.spa == Ipv4Address::any() && p.tpa == probe_.ip);
+  if (!conflict) return;
+  ++counters_.arp_probe_conflicts;
+  ProbeDone done = std::move(probe_.done);
+  probe_ = Probe{};
+  if (done) done(true);
+}
+
+void Arp::probe_tick(std::uint64_t now) {
+  if (!probe_.active || now < probe_.next_ms) return;
+  if (probe_.left == 0) {
+    ProbeDone done = std::move(probe_.done);
+    probe_ = Probe{};
+    if (done) done(false);
+    return;
+  }
+  ++counters_.arp_tx_probes;
+  send(arp::op_request, MacAddress::broadcast(), MacAddress{}, Ipv4Address::any(), probe_.ip,
+       nullptr);
+  --probe_.left;
+  probe_.next_ms = probe_.left > 0 ? now + probe_min_ms + random(probe_max_ms - probe_min_ms + 1)
+                                   : now + announce_wait_ms;
+}
+
 bool Arp::busy() const {
-  if (announcements_left_ > 0) return true;
+  if (announcements_left_ > 0 || probe_.active) return true;
   for (const auto& e : entries_)
     if (e.state == State::incomplete) return true;
   return false;

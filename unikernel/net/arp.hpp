@@ -8,7 +8,11 @@
 // An entry is incomplete while we ask (one request per second, three at
 // most, then its queue is dropped) and resolved for Config::arp_ttl_ms after
 // its last confirmation; an expired entry is asked for again on next use.
-// Datagrams waiting for a resolution are queued per entry, oldest dropped.
+// Datagrams waiting for a resolution are queued per entry, oldest dropped;
+// every such drop reaches the drop hook (the UDP layer tells its sockets).
+//
+// Address conflict detection (RFC 5227 2.1): probe() sends probes (sender
+// 0.0.0.0) for an address we want and reports whether anyone else uses it.
 #pragma once
 #include <array>
 #include <cstddef>
@@ -16,10 +20,12 @@
 #include <functional>
 #include <optional>
 #include <span>
+#include <vector>
 
 #include "net/addresses.hpp"
 #include "net/counters.hpp"
 #include "net/ethernet.hpp"
+#include "net/ipv4.hpp"
 #include "net/stack.hpp"
 
 namespace rz::net::arp {
@@ -56,17 +62,39 @@ class Arp {
   static constexpr std::uint64_t announce_interval_ms = 2000;  // RFC 5227 ANNOUNCE_INTERVAL
   static constexpr unsigned announce_count = 2;                // RFC 5227 ANNOUNCE_NUM
 
+  // RFC 5227 section 1.1 timing.
+  static constexpr std::uint64_t probe_wait_ms = 1000;     // PROBE_WAIT
+  static constexpr std::uint64_t probe_min_ms = 1000;      // PROBE_MIN
+  static constexpr std::uint64_t probe_max_ms = 2000;      // PROBE_MAX
+  static constexpr std::uint64_t announce_wait_ms = 2000;  // ANNOUNCE_WAIT
+
+  // A datagram that was queued and is now dropped (window = IP header onwards).
+  using DropHook = std::function<void(const Packet& datagram, SendResult why)>;
+  // Random numbers in [0, n) for probe timing.
+  using Random = std::function<std::uint64_t(std::uint64_t n)>;
+  // The outcome of a probe: true when another host uses the address.
+  using ProbeDone = std::function<void(bool conflict)>;
+
   Arp(Ethernet& ethernet, PacketPool& pool, const Config& config, Counters& counters);
+  void set_drop_hook(DropHook hook) { drop_hook_ = std::move(hook); }
+  void set_random(Random random) { random_ = std::move(random); }
 
   // An ARP packet (window = the ARP payload, maybe with Ethernet padding).
   void input(PacketPtr packet, const FrameInfo& info, std::uint64_t now);
   // Sends an IPv4 datagram (window = IP header onwards) to `next_hop` on
-  // the link, resolving its MAC first when needed.
-  void send_ipv4(Ipv4Address next_hop, PacketPtr datagram, std::uint64_t now);
+  // the link, resolving its MAC first when needed: sent, queued, or
+  // device_full.
+  SendResult send_ipv4(Ipv4Address next_hop, PacketPtr datagram, std::uint64_t now);
   // Sends an IPv4 datagram to the broadcast MAC (no resolution).
-  void send_ipv4_broadcast(PacketPtr datagram) {
-    ethernet_.output(std::move(datagram), MacAddress::broadcast(), ethernet::type_ipv4);
+  bool send_ipv4_broadcast(PacketPtr datagram) {
+    return ethernet_.output(std::move(datagram), MacAddress::broadcast(), ethernet::type_ipv4);
   }
+  // Starts probing for `ip` (RFC 5227 2.1.1): `probes` probes after a
+  // random wait, then ANNOUNCE_WAIT; `done` runs once, from input() on a
+  // conflict or from tick() when the address is free. A probe in progress
+  // is abandoned (its `done` never runs). probes = 0 reports "free" at once.
+  void probe(Ipv4Address ip, unsigned probes, std::uint64_t now, ProbeDone done);
+  bool probing() const { return probe_.active; }
   // Starts the RFC 5227 announcements (the first now, the rest from tick()).
   void announce(std::uint64_t now);
   // Retries, gives up, expires entries, sends due announcements.
@@ -102,6 +130,14 @@ class Arp {
   void send_announcement();
   void send(std::uint16_t op, MacAddress eth_dst, MacAddress tha, Ipv4Address spa, Ipv4Address tpa,
             PacketPtr reuse);
+  void drop(PacketPtr datagram, SendResult why);
+  void flush_drops();
+  SendResult enqueue_or_send(Ipv4Address next_hop, PacketPtr datagram, std::uint64_t now);
+  void receive(PacketPtr packet, const FrameInfo& info, std::uint64_t now);
+  void expire(std::uint64_t now);
+  void probe_input(const arp::Packet& p);
+  void probe_tick(std::uint64_t now);
+  std::uint64_t random(std::uint64_t n) { return random_ && n ? random_(n) : 0; }
 
   Ethernet& ethernet_;
   PacketPool& pool_;
@@ -111,6 +147,21 @@ class Arp {
   std::size_t queued_total_ = 0;
   unsigned announcements_left_ = 0;
   std::uint64_t next_announcement_ms_ = 0;
+  DropHook drop_hook_;
+  struct Dropped {
+    PacketPtr datagram;
+    SendResult why;
+  };
+  std::vector<Dropped> dropped_;
+  bool flushing_ = false;
+  Random random_;
+  struct Probe {
+    bool active = false;
+    Ipv4Address ip;
+    unsigned left = 0;          // probes still to send
+    std::uint64_t next_ms = 0;  // next probe, or the end of ANNOUNCE_WAIT
+    ProbeDone done;
+  } probe_;
 };
 
 }  // namespace rz::net

@@ -37,6 +37,8 @@ struct Counters {
   std::uint64_t arp_cache_evicted = 0;
   std::uint64_t arp_queue_dropped = 0;
   std::uint64_t arp_resolve_failed = 0;
+  std::uint64_t arp_tx_probes = 0;
+  std::uint64_t arp_probe_conflicts = 0;
   // IPv4 (RFC 791, RFC 1122 3.2.1)
   std::uint64_t ipv4_rx_datagrams = 0;
   std::uint64_t ipv4_rx_delivered = 0;
@@ -77,6 +79,35 @@ struct Counters {
   std::uint64_t icmp_tx_ratelimited = 0;
   std::uint64_t icmp_tx_suppressed = 0;
   std::uint64_t icmp_tx_drop_no_buffer = 0;
+  // UDP (RFC 768, RFC 1122 4.1)
+  std::uint64_t udp_rx_datagrams = 0;
+  std::uint64_t udp_rx_delivered = 0;
+  std::uint64_t udp_rx_no_checksum = 0;
+  std::uint64_t udp_rx_drop_truncated = 0;
+  std::uint64_t udp_rx_drop_bad_length = 0;
+  std::uint64_t udp_rx_drop_bad_checksum = 0;
+  std::uint64_t udp_rx_drop_no_port = 0;
+  std::uint64_t udp_tx_datagrams = 0;
+  std::uint64_t udp_tx_failed = 0;
+  std::uint64_t udp_tx_dropped_later = 0;
+  std::uint64_t udp_tx_drop_bad_address = 0;
+  std::uint64_t udp_tx_drop_too_big = 0;
+  std::uint64_t udp_tx_drop_no_buffer = 0;
+  std::uint64_t udp_bind_failed = 0;
+  // DHCP client (RFC 2131)
+  std::uint64_t dhcp_tx_messages = 0;
+  std::uint64_t dhcp_tx_failed = 0;
+  std::uint64_t dhcp_rx_messages = 0;
+  std::uint64_t dhcp_rx_drop_not_server = 0;
+  std::uint64_t dhcp_rx_drop_malformed = 0;
+  std::uint64_t dhcp_rx_drop_bad_options = 0;
+  std::uint64_t dhcp_rx_drop_not_ours = 0;
+  std::uint64_t dhcp_rx_drop_unexpected = 0;
+  std::uint64_t dhcp_rx_drop_unusable = 0;
+  std::uint64_t dhcp_declined = 0;
+  std::uint64_t dhcp_naks = 0;
+  std::uint64_t dhcp_fallbacks = 0;
+  std::uint64_t dhcp_lease_expired = 0;
 };
 
 struct CounterName {

@@ -86,11 +86,11 @@ void Icmp::echo_reply(const Ipv4Input& in, PacketPtr packet, std::uint64_t now) 
   store16(msg.data() + 2, 0);
   store16(msg.data() + 2, internet_checksum(msg));
   Ipv4SendOptions options{in.header.tos, ipv4::default_ttl};
-  bool sent = packet ? ipv4_.send(in.header.dst, in.header.src, ipv4::proto_icmp, std::move(packet),
-                                  now, options)
-                     : ipv4_.send(in.header.dst, in.header.src, ipv4::proto_icmp,
-                                  std::span<const std::uint8_t>(msg), now, options);
-  if (sent) ++counters_.icmp_tx_echo_replies;
+  SendResult sent = packet ? ipv4_.send(in.header.dst, in.header.src, ipv4::proto_icmp,
+                                        std::move(packet), now, options)
+                           : ipv4_.send(in.header.dst, in.header.src, ipv4::proto_icmp,
+                                        std::span<const std::uint8_t>(msg), now, options);
+  if (ok(sent)) ++counters_.icmp_tx_echo_replies;
 }
 
 bool Icmp::allow(Ipv4Address peer, std::uint64_t now) {
@@ -160,7 +160,7 @@ bool Icmp::send_error(std::uint8_t type, std::uint8_t code, const Offending& off
   std::memcpy(m + icmp::header_size, d.data(), quote);
   std::span<const std::uint8_t> msg{m, icmp::header_size + quote};
   store16(m + 2, internet_checksum(msg));
-  if (!ipv4_.send(local, offender, ipv4::proto_icmp, msg, now)) return false;
+  if (!ok(ipv4_.send(local, offender, ipv4::proto_icmp, msg, now))) return false;
   ++counters_.icmp_tx_errors;
   return true;
 }

@@ -159,6 +159,12 @@ void Ipv4::input(PacketPtr packet, const FrameInfo& info, std::uint64_t now) {
   // does not forward (3.3.1.1 default off).
   bool broadcast = is_broadcast(h->dst);
   bool ours = config_.address != Ipv4Address::any() && h->dst == config_.address;
+  // Without an address, UDP to any unicast address in a frame for our MAC
+  // is ours: a DHCP server may unicast its offer to the address it offers
+  // (RFC 2131 4.1, broadcast bit clear).
+  if (config_.address == Ipv4Address::any() && h->protocol == ipv4::proto_udp &&
+      !info.link_broadcast && is_unicast_host(h->dst))
+    ours = true;
   if (!ours && !broadcast) {
     ++counters_.ipv4_rx_drop_not_for_us;
     return;
@@ -239,24 +245,24 @@ std::optional<Ipv4::Route> Ipv4::route(Ipv4Address dst) const {
   return std::nullopt;
 }
 
-void Ipv4::transmit(const Route& r, PacketPtr datagram, std::uint64_t now) {
+SendResult Ipv4::transmit(const Route& r, PacketPtr datagram, std::uint64_t now) {
   if (r.broadcast) {
     // A broadcast needs no resolution.
-    arp_.send_ipv4_broadcast(std::move(datagram));
-    return;
+    return arp_.send_ipv4_broadcast(std::move(datagram)) ? SendResult::sent
+                                                         : SendResult::device_full;
   }
-  arp_.send_ipv4(r.next_hop, std::move(datagram), now);
+  return arp_.send_ipv4(r.next_hop, std::move(datagram), now);
 }
 
-bool Ipv4::send(Ipv4Address src, Ipv4Address dst, std::uint8_t protocol, PacketPtr payload,
-                std::uint64_t now, Ipv4SendOptions options) {
+SendResult Ipv4::send(Ipv4Address src, Ipv4Address dst, std::uint8_t protocol, PacketPtr payload,
+                      std::uint64_t now, Ipv4SendOptions options) {
   std::size_t mtu = nic_.mtu();
   if (payload->size() + ipv4::min_header_size > mtu)
     return send(src, dst, protocol, std::span<const std::uint8_t>(payload->bytes()), now, options);
   auto r = route(dst);
   if (!r) {
     ++counters_.ipv4_tx_drop_no_route;
-    return false;
+    return SendResult::no_route;
   }
   ipv4::Header h;
   h.tos = options.tos;
@@ -269,24 +275,24 @@ bool Ipv4::send(Ipv4Address src, Ipv4Address dst, std::uint8_t protocol, PacketP
   std::uint8_t* p = payload->push_front(ipv4::min_header_size);
   if (!p) {
     ++counters_.eth_tx_drop_no_headroom;
-    return false;
+    return SendResult::no_buffer;
   }
   h.emit(payload->bytes());
   ++counters_.ipv4_tx_datagrams;
-  transmit(*r, std::move(payload), now);
-  return true;
+  return transmit(*r, std::move(payload), now);
 }
 
-bool Ipv4::send(Ipv4Address src, Ipv4Address dst, std::uint8_t protocol,
-                std::span<const std::uint8_t> payload, std::uint64_t now, Ipv4SendOptions options) {
+SendResult Ipv4::send(Ipv4Address src, Ipv4Address dst, std::uint8_t protocol,
+                      std::span<const std::uint8_t> payload, std::uint64_t now,
+                      Ipv4SendOptions options) {
   if (payload.size() + ipv4::min_header_size > ipv4::max_datagram_size) {
     ++counters_.ipv4_tx_drop_too_big;
-    return false;
+    return SendResult::too_big;
   }
   auto r = route(dst);
   if (!r) {
     ++counters_.ipv4_tx_drop_no_route;
-    return false;
+    return SendResult::no_route;
   }
   // RFC 791 3.2: fragments carry multiples of 8 bytes but the last; each
   // gets the header (no options to copy), MF on all but the last. DF stays
@@ -297,7 +303,7 @@ bool Ipv4::send(Ipv4Address src, Ipv4Address dst, std::uint8_t protocol,
       mtu > ipv4::min_header_size + 8 ? (mtu - ipv4::min_header_size) & ~std::size_t(7) : 0;
   if (per_fragment == 0) {
     ++counters_.ipv4_tx_drop_too_big;
-    return false;
+    return SendResult::too_big;
   }
   ipv4::Header h;
   h.tos = options.tos;
@@ -308,12 +314,13 @@ bool Ipv4::send(Ipv4Address src, Ipv4Address dst, std::uint8_t protocol,
   h.dst = dst;
   bool fragmented = payload.size() + ipv4::min_header_size > mtu;
   std::size_t offset = 0;
+  SendResult result = SendResult::sent;
   do {
     std::size_t n = std::min(per_fragment, payload.size() - offset);
     PacketPtr packet = nic_.pool().alloc();
     if (!packet) {
       ++counters_.ipv4_tx_drop_no_buffer;
-      return false;
+      return SendResult::no_buffer;
     }
     packet->resize(ipv4::min_header_size + n);
     h.total_length = static_cast<std::uint16_t>(ipv4::min_header_size + n);
@@ -322,11 +329,35 @@ bool Ipv4::send(Ipv4Address src, Ipv4Address dst, std::uint8_t protocol,
     h.emit(packet->bytes());
     if (n) std::memcpy(packet->data() + ipv4::min_header_size, payload.data() + offset, n);
     if (fragmented) ++counters_.ipv4_tx_fragments;
-    transmit(*r, std::move(packet), now);
+    // The datagram's fate is its worst fragment's.
+    SendResult r1 = transmit(*r, std::move(packet), now);
+    if (!ok(r1) || result == SendResult::sent) result = r1;
     offset += n;
-  } while (offset < payload.size());
+  } while (offset < payload.size() && ok(result));
   ++counters_.ipv4_tx_datagrams;
-  return true;
+  return result;
+}
+
+const char* to_string(SendResult r) {
+  switch (r) {
+    case SendResult::sent:
+      return "sent";
+    case SendResult::queued:
+      return "queued";
+    case SendResult::no_route:
+      return "no_route";
+    case SendResult::no_buffer:
+      return "no_buffer";
+    case SendResult::too_big:
+      return "too_big";
+    case SendResult::device_full:
+      return "device_full";
+    case SendResult::closed:
+      return "closed";
+    case SendResult::bad_address:
+      return "bad_address";
+  }
+  return "?";
 }
 
 }  // namespace rz::net

@@ -76,6 +76,23 @@ struct Ipv4Input {
   bool reassembled = false;
 };
 
+// Why a datagram did not go out (SendResult::sent and ::queued: it did, or
+// will once ARP answers).
+enum class SendResult : std::uint8_t {
+  sent,         // handed to the device
+  queued,       // waiting for ARP; a later drop reaches on_error
+  no_route,     // no address yet, or off-link and no gateway
+  no_buffer,    // the packet pool is empty
+  too_big,      // bigger than a datagram can be
+  device_full,  // the device's transmit queue is full
+  closed,       // the socket is closed
+  bad_address,  // destination 0.0.0.0 or port 0
+};
+const char* to_string(SendResult r);
+inline bool ok(SendResult r) {
+  return r == SendResult::sent || r == SendResult::queued;
+}
+
 // Options for Ipv4::send.
 struct Ipv4SendOptions {
   std::uint8_t tos = 0;
@@ -103,14 +120,20 @@ class Ipv4 {
 
   // Sends `payload` (window = the transport header onwards, headroom for
   // IP + Ethernet + the driver) from `src` (0.0.0.0: our address) to `dst`;
-  // fragments it when it is bigger than the MTU. False when dropped
-  // (counted: no route, no buffer, too big).
-  bool send(Ipv4Address src, Ipv4Address dst, std::uint8_t protocol, PacketPtr payload,
-            std::uint64_t now, Ipv4SendOptions options = {});
+  // fragments it when it is bigger than the MTU. Says what became of it
+  // (failures are counted).
+  SendResult send(Ipv4Address src, Ipv4Address dst, std::uint8_t protocol, PacketPtr payload,
+                  std::uint64_t now, Ipv4SendOptions options = {});
   // The same from bytes anywhere (copied into packets from the pool; for
   // payloads bigger than one packet buffer, up to 65515 bytes).
-  bool send(Ipv4Address src, Ipv4Address dst, std::uint8_t protocol,
-            std::span<const std::uint8_t> payload, std::uint64_t now, Ipv4SendOptions options = {});
+  SendResult send(Ipv4Address src, Ipv4Address dst, std::uint8_t protocol,
+                  std::span<const std::uint8_t> payload, std::uint64_t now,
+                  Ipv4SendOptions options = {});
+
+  // Our address (0.0.0.0 while unconfigured), the MTU, the packet pool.
+  Ipv4Address source_address() const { return config_.address; }
+  std::size_t mtu() const { return nic_.mtu(); }
+  PacketPool& pool() { return nic_.pool(); }
 
   // Reassembly timeouts.
   void tick(std::uint64_t now);
@@ -130,7 +153,7 @@ class Ipv4 {
   };
   std::optional<Route> route(Ipv4Address dst) const;
   void deliver(const Ipv4Input& in, PacketPtr packet, std::uint64_t now);
-  void transmit(const Route& r, PacketPtr datagram, std::uint64_t now);
+  SendResult transmit(const Route& r, PacketPtr datagram, std::uint64_t now);
   Ipv4Address source_for(Ipv4Address src) const;
 
   Arp& arp_;

@@ -56,7 +56,11 @@ Config Config::from_cmdline(std::string_view cmdline, MacAddress nic_mac) {
     if (eq == std::string_view::npos) continue;
     std::string_view key = word.substr(0, eq);
     std::string_view value = word.substr(eq + 1);
-    if (key == "ip") {
+    if (key == "ip" && value == "dhcp") {
+      c.dhcp = true;
+      c.address = Ipv4Address::any();
+      c.prefix = 0;
+    } else if (key == "ip" || key == "dhcp_fallback") {
       auto slash = value.find('/');
       auto ip = Ipv4Address::parse(value.substr(0, slash));
       std::optional<std::uint32_t> prefix = 32;
@@ -64,11 +68,18 @@ Config Config::from_cmdline(std::string_view cmdline, MacAddress nic_mac) {
       bool unicast = ip && *ip != Ipv4Address::any() && *ip != Ipv4Address::limited_broadcast() &&
                      (ip->value >> 28) < 0xe;
       if (!unicast || !prefix) {
-        complain(key, value, "a unicast a.b.c.d/prefix");
+        complain(key, value,
+                 key == "ip" ? "a unicast a.b.c.d/prefix or dhcp" : "a unicast a.b.c.d/prefix");
         continue;
       }
-      c.address = *ip;
-      c.prefix = static_cast<std::uint8_t>(*prefix);
+      if (key == "ip") {
+        c.dhcp = false;
+        c.address = *ip;
+        c.prefix = static_cast<std::uint8_t>(*prefix);
+      } else {
+        c.dhcp_fallback = *ip;
+        c.dhcp_fallback_prefix = static_cast<std::uint8_t>(*prefix);
+      }
     } else if (key == "gw") {
       auto ip = Ipv4Address::parse(value);
       if (!ip) {
@@ -104,6 +115,27 @@ Config Config::from_cmdline(std::string_view cmdline, MacAddress nic_mac) {
         continue;
       }
       c.icmp_ratelimit_ms = *n;
+    } else if (key == "dhcp_timeout") {
+      auto n = parse_number(value, 86'400);
+      if (!n || *n == 0) {
+        complain(key, value, "seconds, 1 to 86400");
+        continue;
+      }
+      c.dhcp_timeout_ms = *n * 1000;
+    } else if (key == "dhcp_delay") {
+      auto n = parse_number(value, 10);
+      if (!n) {
+        complain(key, value, "seconds, 0 to 10");
+        continue;
+      }
+      c.dhcp_delay_ms = *n * 1000;
+    } else if (key == "arp_probes") {
+      auto n = parse_number(value, 10);
+      if (!n) {
+        complain(key, value, "0 to 10");
+        continue;
+      }
+      c.arp_probes = static_cast<std::uint8_t>(*n);
     }
   }
   return c;
@@ -115,7 +147,11 @@ StackCore::StackCore(Nic& nic, const Config& config)
       ethernet_(nic, config_.mac, counters_),
       arp_(ethernet_, nic.pool(), config_, counters_),
       ipv4_(arp_, nic, config_, counters_),
-      icmp_(ipv4_, config_, counters_) {
+      icmp_(ipv4_, config_, counters_),
+      udp_(ipv4_, icmp_, counters_),
+      random_state_(config.seed ^ (std::uint64_t(config.mac.bytes[2]) << 24 |
+                                   std::uint64_t(config.mac.bytes[3]) << 16 |
+                                   std::uint64_t(config.mac.bytes[4]) << 8 | config.mac.bytes[5])) {
   ethernet_.set_handlers([this](PacketPtr p, const FrameInfo& info,
                                 std::uint64_t now) { arp_.input(std::move(p), info, now); },
                          [this](PacketPtr p, const FrameInfo& info, std::uint64_t now) {
@@ -126,11 +162,64 @@ StackCore::StackCore(Nic& nic, const Config& config)
                           [this](const Ipv4Input& in, PacketPtr p, std::uint64_t now) {
                             icmp_.input(in, std::move(p), now);
                           });
+  ipv4_.register_protocol(ipv4::proto_udp,
+                          [this](const Ipv4Input& in, PacketPtr p, std::uint64_t now) {
+                            udp_.input(in, std::move(p), now);
+                          });
+  arp_.set_drop_hook(
+      [this](const Packet& datagram, SendResult why) { udp_.dropped(datagram.bytes(), why); });
+  arp_.set_random([this](std::uint64_t n) { return random(n); });
+  if (config_.dhcp) {
+    Dhcp::Hooks hooks;
+    hooks.configure = [this](Ipv4Address a, std::uint8_t prefix, Ipv4Address gw) {
+      configure(a, prefix, gw, now_ms_);
+    };
+    hooks.probe = [this](Ipv4Address ip, std::function<void(bool)> done) {
+      arp_.probe(ip, config_.arp_probes, now_ms_, std::move(done));
+    };
+    hooks.random = [this](std::uint64_t n) { return random(n); };
+    hooks.log = [](std::string_view line) { log_line(line); };
+    dhcp_ = std::make_unique<Dhcp>(udp_, config_.mac, config_, counters_, std::move(hooks));
+  }
+}
+
+std::uint64_t StackCore::random(std::uint64_t n) {
+  // splitmix64 (Steele, Lea, Flood 2014): a fine spread for timers and ids.
+  random_state_ += 0x9e3779b97f4a7c15ull;
+  std::uint64_t z = random_state_;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  z ^= z >> 31;
+  return n ? z % n : z;
+}
+
+void StackCore::configure(Ipv4Address address, std::uint8_t prefix, Ipv4Address gateway,
+                          std::uint64_t now_ms) {
+  bool changed = address != config_.address;
+  config_.address = address;
+  config_.prefix = prefix;
+  config_.gateway = gateway;
+  if (!changed || address == Ipv4Address::any()) return;
+  arp_.announce(now_ms);
+  auto waiters = std::move(configured_waiters_);
+  configured_waiters_.clear();
+  for (auto& f : waiters) f();
+  poke();
+}
+
+void StackCore::on_configured(std::function<void()> f) {
+  if (configured())
+    f();
+  else
+    configured_waiters_.push_back(std::move(f));
 }
 
 void StackCore::start(std::uint64_t now_ms) {
   now_ms_ = now_ms;
-  arp_.announce(now_ms);
+  if (dhcp_)
+    dhcp_->start(now_ms);
+  else
+    arp_.announce(now_ms);
   poke();
 }
 
@@ -142,13 +231,15 @@ void StackCore::input(PacketPtr frame, std::uint64_t now_ms) {
 }
 
 bool StackCore::needs_tick() const {
-  return arp_.busy() || ipv4_.reassemblies_in_progress() > 0;
+  return arp_.busy() || ipv4_.reassemblies_in_progress() > 0 ||
+         (dhcp_ && dhcp_->next_deadline() != ~0ull);
 }
 
 void StackCore::tick(std::uint64_t now_ms) {
   now_ms_ = now_ms;
   arp_.tick(now_ms);
   ipv4_.tick(now_ms);
+  if (dhcp_) dhcp_->tick(now_ms);
 }
 
 void StackCore::for_each_counter(

@@ -19,6 +19,13 @@ struct Config {
   std::uint32_t arp_ttl_ms = 60'000;       // "arp_ttl=" seconds
   std::uint32_t ipfrag_time_ms = 30'000;   // "ipfrag_time=" seconds
   std::uint32_t icmp_ratelimit_ms = 1000;  // "icmp_ratelimit=" ms between errors after a burst
+  bool dhcp = false;                       // "ip=dhcp": address, prefix, gateway from DHCP
+  Ipv4Address dhcp_fallback;               // "dhcp_fallback=A/P": used when DHCP gets no lease
+  std::uint8_t dhcp_fallback_prefix = 0;
+  std::uint32_t dhcp_timeout_ms = 30'000;  // "dhcp_timeout=" seconds before the fallback
+  std::uint32_t dhcp_delay_ms = 0;         // "dhcp_delay=" most seconds before the first DISCOVER
+  std::uint8_t arp_probes = 3;             // "arp_probes=" before using a leased address (RFC 5227)
+  std::uint64_t seed = 0;                  // for random numbers; the kernel's TSC at boot
   // Parses the command line (bad values: one line on the console, default kept).
   static Config from_cmdline(std::string_view cmdline, MacAddress nic_mac);
 };

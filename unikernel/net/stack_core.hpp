@@ -5,9 +5,10 @@
 //
 // Layers, bottom up, each owning its file pair: Ethernet (ethernet.hpp),
 // Arp (arp.hpp), Ipv4 (ipv4.hpp, with the Reassembler of
-// ipv4_reassembly.hpp), Icmp (icmp.hpp). Counters in counters.hpp.
+// ipv4_reassembly.hpp), Icmp (icmp.hpp), Udp (udp.hpp); the DHCP client
+// (dhcp.hpp) when the address comes from DHCP. Counters in counters.hpp.
 //
-// For the layers to come (UDP, TCP):
+// For the layers to come (TCP):
 //   core.register_protocol(ipv4::proto_udp, [](const Ipv4Input& in, PacketPtr p,
 //                                              std::uint64_t now) { ... });
 //   core.send_ipv4(src, dst, ipv4::proto_udp, std::move(packet), now);
@@ -15,16 +16,20 @@
 // payload, with the default headroom in front (nic.pool().alloc() gives it).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "net/arp.hpp"
 #include "net/counters.hpp"
+#include "net/dhcp.hpp"
 #include "net/ethernet.hpp"
 #include "net/icmp.hpp"
 #include "net/ipv4.hpp"
 #include "net/nic.hpp"
 #include "net/stack.hpp"
+#include "net/udp.hpp"
 
 namespace rz::net {
 
@@ -43,7 +48,8 @@ class StackCore final : public Stack {
   StackCore(const StackCore&) = delete;
   StackCore& operator=(const StackCore&) = delete;
 
-  // Announces the address (RFC 5227 2.3) if one is configured.
+  // Announces the address (RFC 5227 2.3) if one is configured, or starts
+  // the DHCP client.
   void start(std::uint64_t now_ms);
   // A received frame (window = the Ethernet frame).
   void input(PacketPtr frame, std::uint64_t now_ms);
@@ -60,18 +66,37 @@ class StackCore final : public Stack {
     return ipv4_.register_protocol(protocol, std::move(handler));
   }
   // Sends an IPv4 datagram (see Ipv4::send); src 0.0.0.0 means ours.
-  bool send_ipv4(Ipv4Address src, Ipv4Address dst, std::uint8_t protocol, PacketPtr payload,
-                 std::uint64_t now_ms, Ipv4SendOptions options = {}) {
-    bool sent = ipv4_.send(src, dst, protocol, std::move(payload), now_ms, options);
+  SendResult send_ipv4(Ipv4Address src, Ipv4Address dst, std::uint8_t protocol, PacketPtr payload,
+                       std::uint64_t now_ms, Ipv4SendOptions options = {}) {
+    SendResult sent = ipv4_.send(src, dst, protocol, std::move(payload), now_ms, options);
     poke();
     return sent;
   }
-  bool send_ipv4(Ipv4Address src, Ipv4Address dst, std::uint8_t protocol,
-                 std::span<const std::uint8_t> payload, std::uint64_t now_ms,
-                 Ipv4SendOptions options = {}) {
-    bool sent = ipv4_.send(src, dst, protocol, payload, now_ms, options);
+  SendResult send_ipv4(Ipv4Address src, Ipv4Address dst, std::uint8_t protocol,
+                       std::span<const std::uint8_t> payload, std::uint64_t now_ms,
+                       Ipv4SendOptions options = {}) {
+    SendResult sent = ipv4_.send(src, dst, protocol, payload, now_ms, options);
     poke();
     return sent;
+  }
+
+  // Binds a UDP port (see Udp::bind); sends through the socket should be
+  // followed by poke() when made outside input()/tick() (the kernel's
+  // udp_send helpers do that).
+  UdpSocket* udp_bind(std::uint16_t port) { return udp_.bind(port); }
+  // Applies an address (0.0.0.0 takes it away), prefix and gateway; a new
+  // address is announced (RFC 5227 2.3) and wakes on_configured waiters.
+  void configure(Ipv4Address address, std::uint8_t prefix, Ipv4Address gateway,
+                 std::uint64_t now_ms);
+  bool configured() const { return config_.address != Ipv4Address::any(); }
+  // Runs `f` once the interface has an address (at once if it has one).
+  void on_configured(std::function<void()> f);
+  // Random numbers in [0, n) (splitmix64 from Config::seed and the MAC).
+  std::uint64_t random(std::uint64_t n);
+  // Call after sending from outside input()/tick(): wakes the tick driver
+  // when there is timed work (ARP resolution) now.
+  void poke() {
+    if (wakeup_ && needs_tick()) wakeup_();
   }
 
   Nic& nic() { return nic_; }
@@ -79,6 +104,9 @@ class StackCore final : public Stack {
   Arp& arp() { return arp_; }
   Ipv4& ipv4() { return ipv4_; }
   Icmp& icmp() { return icmp_; }
+  Udp& udp() { return udp_; }
+  // The DHCP client, when the address comes from DHCP.
+  Dhcp* dhcp() { return dhcp_.get(); }
   Counters& counters() { return counters_; }
   const Counters& counters() const { return counters_; }
 
@@ -89,10 +117,6 @@ class StackCore final : public Stack {
   void for_each_arp_entry(const std::function<void(const ArpEntryView&)>& f) const override;
 
  private:
-  void poke() {
-    if (wakeup_ && needs_tick()) wakeup_();
-  }
-
   Nic& nic_;
   Config config_;
   Counters counters_;
@@ -101,6 +125,10 @@ class StackCore final : public Stack {
   Arp arp_;
   Ipv4 ipv4_;
   Icmp icmp_;
+  Udp udp_;
+  std::unique_ptr<Dhcp> dhcp_;
+  std::uint64_t random_state_;
+  std::vector<std::function<void()>> configured_waiters_;
   std::function<void()> wakeup_;
 };
 

@@ -160,6 +160,44 @@ inline Bytes echo_request(std::uint16_t id, std::uint16_t seq, const Bytes& data
   return icmp_msg(8, 0, std::uint32_t(id) << 16 | seq, data);
 }
 
+// A UDP datagram (header + data) between src and dst; `checksum` false
+// leaves the field zero ("no checksum").
+inline Bytes udp_datagram(std::uint16_t src_port, std::uint16_t dst_port, const Bytes& data,
+                          Ipv4Address src = peer_ip, Ipv4Address dst = our_ip,
+                          bool checksum = true) {
+  Bytes b;
+  put16(b, src_port);
+  put16(b, dst_port);
+  put16(b, static_cast<std::uint16_t>(8 + data.size()));
+  put16(b, 0);
+  b.insert(b.end(), data.begin(), data.end());
+  if (checksum) {
+    Bytes pseudo;
+    put32(pseudo, src.value);
+    put32(pseudo, dst.value);
+    put16(pseudo, 17);
+    put16(pseudo, static_cast<std::uint16_t>(b.size()));
+    pseudo.insert(pseudo.end(), b.begin(), b.end());
+    std::uint16_t c = sum16(pseudo);
+    if (c == 0) c = 0xffff;
+    b[6] = static_cast<std::uint8_t>(c >> 8);
+    b[7] = static_cast<std::uint8_t>(c);
+  }
+  return b;
+}
+
+// Whether a UDP datagram's checksum is right (or absent) between src and dst.
+inline bool udp_checksum_ok(std::span<const std::uint8_t> d, Ipv4Address src, Ipv4Address dst) {
+  if (get16(d, 6) == 0) return true;
+  Bytes pseudo;
+  put32(pseudo, src.value);
+  put32(pseudo, dst.value);
+  put16(pseudo, 17);
+  put16(pseudo, static_cast<std::uint16_t>(d.size()));
+  pseudo.insert(pseudo.end(), d.begin(), d.end());
+  return sum16(pseudo) == 0;
+}
+
 // Splits a whole IP datagram (built with ip_datagram()) into fragments of at most
 // `size` data bytes (a multiple of 8), as frames from the peer.
 inline std::vector<Bytes> fragments(const IpFields& f, const Bytes& payload, std::size_t size,

@@ -140,7 +140,8 @@ TEST_CASE("an RFC 5227 probe for our address is answered without learning") {
 TEST_CASE("datagrams wait for the resolution and leave when the reply comes") {
   Net net;
   const int sent = int(Arp::queue_per_entry) + 2;
-  for (int i = 0; i < sent; ++i) CHECK(net.stack.send_ipv4({}, peer_ip, 253, pattern(10), net.now));
+  for (int i = 0; i < sent; ++i)
+    CHECK(net.stack.send_ipv4({}, peer_ip, 253, pattern(10), net.now) == SendResult::queued);
   auto out = net.take();
   REQUIRE(out.size() == 1);
   CHECK(is_request_for(out[0], peer_ip));
@@ -250,7 +251,8 @@ TEST_CASE("routing: on-link directly, off-link via the gateway, else no route") 
   CHECK(out[0].dst == MacAddress::broadcast());
 
   Net lone("ip=10.0.0.2/24");
-  CHECK_FALSE(lone.stack.send_ipv4({}, Ipv4Address{0x08080808}, 253, pattern(4), lone.now));
+  CHECK(lone.stack.send_ipv4({}, Ipv4Address{0x08080808}, 253, pattern(4), lone.now) ==
+        SendResult::no_route);
   CHECK(lone.counter("ipv4.tx.drop.no_route") == 1);
   CHECK(lone.nic.sent.empty());
 }

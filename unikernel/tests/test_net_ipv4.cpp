@@ -305,7 +305,7 @@ TEST_CASE("output: datagrams over the MTU leave in fragments") {
   Net net;
   net.learn();
   auto payload = pattern(4000);
-  REQUIRE(net.stack.send_ipv4({}, peer_ip, 253, payload, net.now));
+  REQUIRE(ok(net.stack.send_ipv4({}, peer_ip, 253, payload, net.now)));
   auto out = net.take();
   REQUIRE(out.size() == 3);
   for (std::size_t i = 0; i < out.size(); ++i) {
@@ -323,7 +323,7 @@ TEST_CASE("output: datagrams over the MTU leave in fragments") {
   CHECK(net.counter("ipv4.tx.fragments") == 3);
   // A smaller MTU makes smaller fragments.
   net.nic.mtu_ = 576;
-  REQUIRE(net.stack.send_ipv4({}, peer_ip, 253, payload, net.now));
+  REQUIRE(ok(net.stack.send_ipv4({}, peer_ip, 253, payload, net.now)));
   out = net.take();
   CHECK(out.size() == 8);  // 552 bytes each
   CHECK(reassemble(out) == payload);
