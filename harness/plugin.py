@@ -18,7 +18,10 @@ Fixtures a suite uses:
   ``.tunables``. Requesting it implies ``peer``.
 
 Markers: ``rfc(number, section, level)`` names what a conformance test
-checks; ``requires(capability, ...)`` skips a test on targets without them.
+checks; ``requires(capability, ...)`` skips a test on targets without them;
+``boot_args("key=value", ...)`` adds words to a unikernel target's command
+line for that test (a word replaces the default with the same key, e.g.
+``ip=dhcp``); other kinds of target ignore it (pair it with ``requires``).
 """
 
 from __future__ import annotations
@@ -83,6 +86,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers", "requires(*capabilities): skip unless the target has these capabilities"
+    )
+    config.addinivalue_line(
+        "markers", "boot_args(*words): key=value words for a unikernel target's command line"
     )
     try:
         config.stash[TARGET_KEY] = load(config.getoption("target"))
@@ -270,8 +276,16 @@ def sut(
     # Only a VM needs an accelerator (resolving it logs the choice).
     accel: Accel = request.getfixturevalue("accel") if target.kind == "unikernel" else "tcg"
     try:
+        boot_args = [str(w) for mark in request.node.iter_markers("boot_args") for w in mark.args]
         instance = create_instance(
-            target, run, wire, artifacts, image=images, backend=backend, accel=accel
+            target,
+            run,
+            wire,
+            artifacts,
+            image=images,
+            backend=backend,
+            accel=accel,
+            boot_args=boot_args,
         )
     except ValueError as e:
         raise pytest.UsageError(str(e)) from None

@@ -91,3 +91,39 @@ def test_the_agent_answers_from_inside_the_namespace(target_ns):
     finally:
         agent.close()
         assert proc.wait(timeout=5) == 0  # EOF on stdin ends it
+
+
+def _call(agent: LinuxAgent, cmd: str, **args: object) -> dict:
+    reply = agent.handle(json.dumps({"id": 1, "cmd": cmd, **args}))
+    assert reply["ok"], reply
+    return reply
+
+
+def test_udp_commands_on_loopback():
+    """udp_bind/udp_send/udp_recv/udp_close, as the suites use them, over lo."""
+    agent = LinuxAgent("lo")
+    a = _call(agent, "udp_bind", port=0)["port"]
+    b = _call(agent, "udp_bind", port=0)["port"]
+    sent = _call(agent, "udp_send", port=a, ip="127.0.0.1", dst_port=b, size=20, seed=3, count=2)
+    assert sent["result"] == "sent" and sent["results"] == {"sent": 2}
+    _call(agent, "udp_send", port=a, ip="127.0.0.1", dst_port=b, hex="00ff10")
+    got = []
+    for _ in range(50):
+        got += _call(agent, "udp_recv", port=b)["datagrams"]
+        if len(got) == 3:
+            break
+    assert [d["hex"] for d in got] == [
+        bytes((i * 7 + 3) & 0xFF for i in range(20)).hex(),
+        bytes((i * 7 + 3) & 0xFF for i in range(20)).hex(),
+        "00ff10",
+    ]
+    assert got[0]["src"] == "127.0.0.1" and got[0]["src_port"] == a
+    assert got[0]["dst"] == "127.0.0.1" and got[0]["broadcast"] is False
+    taken = agent.handle(json.dumps({"id": 2, "cmd": "udp_bind", "port": a}))
+    assert taken["ok"] is False and "taken" in taken["error"]
+    _call(agent, "udp_close", port=a)
+    _call(agent, "udp_close", port=b)
+    gone = agent.handle(json.dumps({"id": 3, "cmd": "udp_recv", "port": a}))
+    assert gone["ok"] is False and "udp_bind first" in gone["error"]
+    bad = agent.handle(json.dumps({"id": 4, "cmd": "udp_bind", "port": 70000}))
+    assert bad["ok"] is False and "port number" in bad["error"]

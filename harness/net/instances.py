@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any, ClassVar, Protocol
 
@@ -112,11 +112,13 @@ class UnikernelInstance:
         backend: str,
         accel: Accel,
         artifacts: Path,
+        boot_args: Sequence[str] = (),
     ) -> None:
         self.run = run
         self.wire = wire
         self.target = target
         self.image = image
+        self.boot_args = list(boot_args)
         self.backend = backend
         self.accel = accel
         self.artifacts = artifacts
@@ -133,6 +135,9 @@ class UnikernelInstance:
         a = self.wire.addr
         words = [f"ip={a.target_ip}/{a.prefix}", f"gw={a.tools_ip}", f"mac={a.target_mac}"]
         words += [f"{self.CMDLINE[k]}={_fmt(v)}" for k, v in sorted(self.tunables.items())]
+        # A test's own words replace the defaults with the same key.
+        keys = {w.split("=", 1)[0] for w in self.boot_args}
+        words = [w for w in words if w.split("=", 1)[0] not in keys] + self.boot_args
         return " ".join(words)
 
     def prepare(self) -> str:
@@ -269,6 +274,10 @@ class LinuxInstance:
             netns=self.ns,
         )
         self.wire.wait_carrier(self.link)
+        # A veth leaves transport checksums to the receiver (checksum
+        # offload): computed in software, they are on the wire as a real
+        # NIC would put them, and the peer can check them.
+        netns.run(["ethtool", "-K", "eth0", "tx", "off"], netns=self.ns)
         argv = [sys.executable, "-m", "ringzero.net.linux_agent", "--dev", "eth0"]
         with self._stderr_path.open("wb") as stderr:
             self.proc = subprocess.Popen(
@@ -348,6 +357,7 @@ def create_instance(
     image: Callable[[str], Image] | None = None,
     backend: str = "libvirt",
     accel: Accel = "kvm",
+    boot_args: Sequence[str] = (),
 ) -> TargetInstance:
     """An instance of the target (not yet prepared)."""
     if target.kind == "unikernel":
@@ -365,6 +375,7 @@ def create_instance(
             backend=backend,
             accel=accel,
             artifacts=artifacts,
+            boot_args=boot_args,
         )
     if target.kind == "linux-netns":
         return LinuxInstance(run, wire, target, artifacts=artifacts)

@@ -9,20 +9,34 @@ Commands (a table, so later issues add socket commands beside these):
   config  -> {"mac", "ip", "prefix", "gateway", "mtu"} of the interface
   stats   -> {"counters": {"Ip.InHdrErrors": n, ...}} from /proc/net/snmp, netstat
   arp     -> {"entries": [{"ip", "mac", "resolved", "state", "queued"}]} (ip neigh)
-Unknown commands and failures reply {"ok": false, "error": "..."}.
+  udp_bind {port, echo}  -> {"port"}: a UDP socket (port 0: the kernel picks); with
+                            echo, a thread sends every datagram back (RFC 862)
+  udp_send {port, ip, dst_port, hex | size+seed, count} -> {"result", "results"}
+  udp_recv {port}        -> {"datagrams": [{"src", "src_port", "dst", "size", "hex",
+                            "broadcast"}], "dropped", "errors", "stats"}
+  udp_close {port}
+The same as the unikernel's agent (services/conformance/service.cpp), so that
+the suites drive both alike. Unknown commands and failures reply
+{"ok": false, "error": "..."}.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+# <linux/in.h>; Python's socket module has it only from 3.12.
+IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
 
 
 class CommandError(Exception):
@@ -37,7 +51,12 @@ class LinuxAgent:
             "config": self.config,
             "stats": self.stats,
             "arp": self.arp,
+            "udp_bind": self.udp_bind,
+            "udp_send": self.udp_send,
+            "udp_recv": self.udp_recv,
+            "udp_close": self.udp_close,
         }
+        self.sockets: dict[int, _UdpSocket] = {}
 
     # ---- the loop ----------------------------------------------------------------
 
@@ -107,6 +126,142 @@ class LinuxAgent:
                 }
             )
         return {"entries": entries}
+
+    # ---- UDP ---------------------------------------------------------------------
+
+    def udp_bind(self, req: dict[str, Any]) -> dict[str, Any]:
+        port = _port(req, "port")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+            sock.bind(("0.0.0.0", port))
+        except OSError as e:
+            sock.close()
+            raise CommandError(f"port {port} is taken: {e}") from None
+        bound = sock.getsockname()[1]
+        broadcasts = {"255.255.255.255"}
+        for a in _ip_json("-4", "addr", "show", "dev", self.dev)[0].get("addr_info", []):
+            if a.get("broadcast"):
+                broadcasts.add(a["broadcast"])
+        self.sockets[bound] = _UdpSocket(
+            sock, echo=bool(req.get("echo", False)), broadcasts=broadcasts
+        )
+        return {"port": bound}
+
+    def _socket(self, req: dict[str, Any]) -> _UdpSocket:
+        port = _port(req, "port")
+        s = self.sockets.get(port)
+        if s is None:
+            raise CommandError(f"no socket on port {port} (udp_bind first)")
+        return s
+
+    def udp_send(self, req: dict[str, Any]) -> dict[str, Any]:
+        s = self._socket(req)
+        dst = (str(req["ip"]), _port(req, "dst_port"))
+        if "hex" in req:
+            data = bytes.fromhex(str(req["hex"]))
+        else:
+            seed = int(req.get("seed", 0))
+            data = bytes((i * 7 + seed) & 0xFF for i in range(int(req.get("size", 0))))
+        results: dict[str, int] = {}
+        first = ""
+        for _ in range(int(req.get("count", 1))):
+            try:
+                s.sock.sendto(data, dst)
+                result = "sent"
+            except OSError as e:
+                result = _send_error(e)
+            first = first or result
+            results[result] = results.get(result, 0) + 1
+        return {"result": first, "results": results}
+
+    def udp_recv(self, req: dict[str, Any]) -> dict[str, Any]:
+        s = self._socket(req)
+        return {
+            "datagrams": s.drain(),
+            "dropped": 0,
+            "errors": [],  # Linux reports no later drops on unconnected sockets
+            "stats": {"rx_datagrams": s.rx, "tx_datagrams": 0, "tx_failed": 0},
+        }
+
+    def udp_close(self, req: dict[str, Any]) -> dict[str, Any]:
+        s = self._socket(req)
+        del self.sockets[_port(req, "port")]
+        s.close()
+        return {}
+
+
+class _UdpSocket:
+    """A socket of udp_bind: datagrams kept for udp_recv, or echoed by a thread."""
+
+    def __init__(self, sock: socket.socket, *, echo: bool, broadcasts: set[str]) -> None:
+        self.sock = sock
+        self.rx = 0
+        self.broadcasts = broadcasts
+        # The destination of each datagram (struct in_pktinfo's ipi_addr).
+        sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+        self._thread: threading.Thread | None = None
+        if echo:
+            self._thread = threading.Thread(target=self._echo, daemon=True)
+            self._thread.start()
+        else:
+            sock.setblocking(False)
+
+    def _echo(self) -> None:
+        while True:
+            try:
+                data, src = self.sock.recvfrom(65535)
+                self.rx += 1
+                self.sock.sendto(data, src)
+            except OSError:
+                return  # closed
+
+    def drain(self) -> list[dict[str, Any]]:
+        out = []
+        while True:
+            try:
+                data, ancdata, _flags, (ip, port) = self.sock.recvmsg(65535, socket.CMSG_SPACE(12))
+            except BlockingIOError:
+                return out
+            self.rx += 1
+            dst = "0.0.0.0"
+            for level, kind, value in ancdata:
+                if level == socket.IPPROTO_IP and kind == IP_PKTINFO and len(value) >= 12:
+                    dst = socket.inet_ntoa(value[8:12])
+            out.append(
+                {
+                    "src": ip,
+                    "src_port": port,
+                    "dst": dst,
+                    "size": len(data),
+                    "hex": data.hex(),
+                    "broadcast": dst in self.broadcasts,
+                }
+            )
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _port(req: dict[str, Any], key: str) -> int:
+    value = req.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 65535:
+        raise CommandError(f'bad request: "{key}" must be a port number')
+    return value
+
+
+def _send_error(e: OSError) -> str:
+    """The unikernel agent's name for a failed send."""
+    return {
+        errno.ENETUNREACH: "no_route",
+        errno.EHOSTUNREACH: "no_route",
+        errno.ENOBUFS: "no_buffer",
+        errno.EMSGSIZE: "too_big",
+        errno.EAGAIN: "device_full",
+        errno.EINVAL: "bad_address",
+        errno.EDESTADDRREQ: "bad_address",
+    }.get(e.errno or 0, errno.errorcode.get(e.errno or 0, str(e)))
 
 
 def proc_net_counters(path: Path) -> dict[str, int]:

@@ -38,8 +38,10 @@ PACKAGES = {
     "hping3": "hping3",
     "nmap": "nmap",
     "curl": "curl",
-    "dig": "dnsutils",
+    "dig": "bind9-dnsutils",
     "iperf3": "iperf3",
+    "ethtool": "ethtool",
+    "dnsmasq": "dnsmasq-base",
 }
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -75,6 +77,14 @@ def ip_batch(commands: Sequence[str], netns: str | None = None) -> None:
     )
     if result.returncode != 0:
         raise NetnsError(f"ip -batch failed: {result.stderr.strip()}\ncommands: {commands}")
+
+
+def run(argv: Sequence[str], netns: str) -> None:
+    """Runs a tool inside the namespace; a failure raises with its output."""
+    result = subprocess.run(exec_argv(netns, argv), capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        out = (result.stderr or result.stdout).strip()
+        raise NetnsError(f"`{' '.join(argv)}` in {netns} failed: {out}")
 
 
 def exists(name: str) -> bool:

@@ -5,6 +5,7 @@
 #include <ringzero/os.hpp>
 #include <ringzero/timer.hpp>
 
+#include "arch/x86_64/clock.hpp"
 #include "kernel/console.hpp"
 #include "net/stack_core.hpp"
 
@@ -46,6 +47,9 @@ void init(Nic& nic, std::string_view cmdline) {
   if (the_stack) return;
   set_log_sink(console_line);
   Config config = Config::from_cmdline(cmdline, nic.mac());
+  // Random numbers (DHCP xids and backoff, ARP probe timing) differ per
+  // boot: the TSC's low bits vary with everything before this point.
+  config.seed = clock::rdtsc() * 0x9E3779B97F4A7C15ull;
   the_stack = new StackCore(nic, config);
   nic.set_receive_handler([](PacketPtr frame) { the_stack->input(std::move(frame), now_ms()); });
   the_stack->set_wakeup(wake_up);
@@ -53,8 +57,11 @@ void init(Nic& nic, std::string_view cmdline) {
   std::string address = config.address.to_string();
   std::string gateway = config.gateway.to_string();
   std::string mac = config.mac.to_string();
-  console::print("net: ip %s/%u gw %s mac %s\n", address.c_str(), unsigned(config.prefix),
-                 gateway.c_str(), mac.c_str());
+  if (config.dhcp)
+    console::print("net: ip dhcp mac %s\n", mac.c_str());
+  else
+    console::print("net: ip %s/%u gw %s mac %s\n", address.c_str(), unsigned(config.prefix),
+                   gateway.c_str(), mac.c_str());
 }
 
 Stack* stack() {

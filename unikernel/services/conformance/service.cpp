@@ -1,19 +1,26 @@
 // The conformance agent: the harness's control channel into the unikernel.
 // JSON lines on COM2, one request and one reply per line:
 //   {"id": 1, "cmd": "ping"}  ->  {"id":1,"ok":true,"pong":true}
-// Commands: ping, config, stats, arp. Errors: {"id":..,"ok":false,"error":".."};
+// Commands: ping, config, stats, arp; UDP sockets: udp_bind {port, echo},
+// udp_send {port, ip, dst_port, hex | size+seed}, udp_recv {port},
+// udp_close {port}; dhcp (the client's state and lease).
+// Errors: {"id":..,"ok":false,"error":".."};
 // "id" echoes an integer id and is null when there is none (or the line was
 // not a valid request). Lines end in "\n" ("\r" is ignored, empty lines are
 // skipped); a line over 4096 bytes is dropped up to its newline and answered
 // with an error. config and arp need the NIC ("no network interface").
 // Input is interrupt-driven: COM2 receive interrupts (ISA IRQ 3, through the
 // IOAPIC) collect bytes that reach input() from the event loop.
+#include <chrono>
 #include <cstdio>
+#include <deque>
+#include <map>
 #include <ringzero/os.hpp>
 #include <ringzero/service.hpp>
 #include <string>
 
 #include "drivers/serial.hpp"
+#include "net/dns_server.hpp"
 #include "net/stack.hpp"
 #include "net/stack_core.hpp"
 #include "services/conformance/json.hpp"
@@ -94,13 +101,252 @@ void arp(rz::json::Writer& w) {
   w.end_array();
 }
 
+// ---- UDP sockets the harness opens -------------------------------------------
+
+constexpr std::size_t max_held = 512;  // datagrams kept per socket for udp_recv
+
+struct AgentSocket {
+  rz::net::UdpSocket* socket = nullptr;
+  bool echo = false;
+  struct Datagram {
+    rz::net::Ipv4Address src, dst;
+    std::uint16_t src_port;
+    std::vector<std::uint8_t> data;
+    bool broadcast;
+  };
+  std::deque<Datagram> held;
+  std::uint64_t dropped = 0;  // not held: over max_held
+  struct Error {
+    rz::net::Ipv4Address dst;
+    std::uint16_t dst_port;
+    rz::net::SendResult why;
+  };
+  std::deque<Error> errors;
+};
+std::map<std::uint16_t, AgentSocket> sockets;
+
+std::uint64_t now_ms() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(os::uptime()).count());
+}
+
+char hex_digit(unsigned v) {
+  return "0123456789abcdef"[v & 15];
+}
+
+std::string to_hex(std::span<const std::uint8_t> bytes) {
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (auto b : bytes) {
+    out += hex_digit(b >> 4);
+    out += hex_digit(b);
+  }
+  return out;
+}
+
+std::optional<std::vector<std::uint8_t>> from_hex(std::string_view text) {
+  if (text.size() % 2) return std::nullopt;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::vector<std::uint8_t> out(text.size() / 2);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    int hi = nibble(text[2 * i]), lo = nibble(text[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+  }
+  return out;
+}
+
+// A port from the request, or an error reply.
+std::optional<std::uint16_t> port_of(const rz::json::Object& r, std::string_view key,
+                                     std::string& why) {
+  auto p = r.integer(key);
+  if (!p || *p < 0 || *p > 65535) {
+    why = "bad request: \"" + std::string(key) + "\" must be a port number";
+    return std::nullopt;
+  }
+  return static_cast<std::uint16_t>(*p);
+}
+
+bool udp_bind(const rz::json::Object& r, rz::json::Writer& w, std::string& why) {
+  auto port = port_of(r, "port", why);
+  if (!port) return false;
+  auto* core = rz::net::stack_core();
+  rz::net::UdpSocket* s = core->udp_bind(*port);
+  if (!s) {
+    why = "port " + std::to_string(*port) + " is taken (or no socket is free)";
+    return false;
+  }
+  AgentSocket& a = sockets[s->port()];
+  a = AgentSocket{};
+  a.socket = s;
+  a.echo = r.boolean("echo").value_or(false);
+  std::uint16_t bound = s->port();
+  s->on_receive([bound](const rz::net::UdpDatagram& d) {
+    AgentSocket& a = sockets[bound];
+    if (a.echo) {
+      // RFC 862 over UDP: the data back to where it came from.
+      a.socket->send_to(d.src, d.src_port, d.data, d.now_ms);
+      return;
+    }
+    if (a.held.size() == max_held) {
+      ++a.dropped;
+      return;
+    }
+    a.held.push_back({d.src, d.dst, d.src_port, {d.data.begin(), d.data.end()}, d.broadcast});
+  });
+  s->on_error([bound](rz::net::Ipv4Address dst, std::uint16_t port, rz::net::SendResult why) {
+    AgentSocket& a = sockets[bound];
+    if (a.errors.size() < max_held) a.errors.push_back({dst, port, why});
+  });
+  w.key("port").value(unsigned(bound));
+  return true;
+}
+
+AgentSocket* socket_of(const rz::json::Object& r, std::string& why) {
+  auto port = port_of(r, "port", why);
+  if (!port) return nullptr;
+  auto it = sockets.find(*port);
+  if (it == sockets.end() || !it->second.socket || !it->second.socket->is_open()) {
+    why = "no socket on port " + std::to_string(*port) + " (udp_bind first)";
+    return nullptr;
+  }
+  return &it->second;
+}
+
+bool udp_send(const rz::json::Object& r, rz::json::Writer& w, std::string& why) {
+  AgentSocket* a = socket_of(r, why);
+  if (!a) return false;
+  auto ip_text = r.string("ip");
+  auto ip = ip_text ? rz::net::Ipv4Address::parse(*ip_text) : std::nullopt;
+  if (!ip) {
+    why = "bad request: \"ip\" must be a.b.c.d";
+    return false;
+  }
+  auto dst_port = port_of(r, "dst_port", why);
+  if (!dst_port) return false;
+  std::vector<std::uint8_t> data;
+  if (auto hex = r.string("hex")) {
+    auto bytes = from_hex(*hex);
+    if (!bytes) {
+      why = "bad request: \"hex\" must be pairs of hex digits";
+      return false;
+    }
+    data = std::move(*bytes);
+  } else if (auto size = r.integer("size")) {
+    if (*size < 0 || *size > 70'000) {
+      why = "bad request: \"size\" must be 0..70000";
+      return false;
+    }
+    // The suites' pattern (suites/netutil.py): byte i is (7 i + seed) mod 256.
+    auto seed = r.integer("seed").value_or(0);
+    data.resize(static_cast<std::size_t>(*size));
+    for (std::size_t i = 0; i < data.size(); ++i)
+      data[i] = static_cast<std::uint8_t>(static_cast<std::int64_t>(i) * 7 + seed);
+  }
+  auto count = r.integer("count").value_or(1);
+  if (count < 1 || count > 10'000) {
+    why = "bad request: \"count\" must be 1..10000";
+    return false;
+  }
+  auto* core = rz::net::stack_core();
+  std::map<std::string, std::uint64_t> results;
+  const char* first = nullptr;
+  for (std::int64_t i = 0; i < count; ++i) {
+    auto result = a->socket->send_to(*ip, *dst_port, data, now_ms());
+    if (!first) first = rz::net::to_string(result);
+    ++results[rz::net::to_string(result)];
+  }
+  core->poke();
+  w.key("result").value(first);
+  w.key("results").begin_object();
+  for (auto& [k, v] : results) w.key(k).value(v);
+  w.end_object();
+  return true;
+}
+
+bool udp_recv(const rz::json::Object& r, rz::json::Writer& w, std::string& why) {
+  AgentSocket* a = socket_of(r, why);
+  if (!a) return false;
+  w.key("datagrams").begin_array();
+  while (!a->held.empty()) {
+    const auto& d = a->held.front();
+    w.begin_object();
+    w.key("src").value(d.src.to_string()).key("src_port").value(unsigned(d.src_port));
+    w.key("dst").value(d.dst.to_string()).key("size").value(std::uint64_t(d.data.size()));
+    w.key("hex").value(to_hex(d.data)).key("broadcast").value(d.broadcast);
+    w.end_object();
+    a->held.pop_front();
+  }
+  w.end_array();
+  w.key("dropped").value(a->dropped);
+  w.key("errors").begin_array();
+  for (const auto& e : a->errors) {
+    w.begin_object().key("dst").value(e.dst.to_string());
+    w.key("dst_port").value(unsigned(e.dst_port)).key("why").value(rz::net::to_string(e.why));
+    w.end_object();
+  }
+  a->errors.clear();
+  w.end_array();
+  const auto& st = a->socket->stats();
+  w.key("stats").begin_object();
+  w.key("rx_datagrams").value(st.rx_datagrams).key("tx_datagrams").value(st.tx_datagrams);
+  w.key("tx_failed").value(st.tx_failed).end_object();
+  return true;
+}
+
+bool udp_close(const rz::json::Object& r, rz::json::Writer&, std::string& why) {
+  AgentSocket* a = socket_of(r, why);
+  if (!a) return false;
+  std::uint16_t port = a->socket->port();
+  a->socket->close();
+  sockets.erase(port);
+  return true;
+}
+
+void dhcp(rz::json::Writer& w) {
+  auto* core = rz::net::stack_core();
+  rz::net::Dhcp* d = core->dhcp();
+  w.key("enabled").value(d != nullptr);
+  if (!d) return;
+  w.key("state").value(rz::net::Dhcp::to_string(d->state()));
+  w.key("xid").value(std::uint64_t(d->xid()));
+  const auto& s = d->stats();
+  w.key("stats").begin_object();
+  w.key("discovers").value(s.discovers).key("requests").value(s.requests);
+  w.key("declines").value(s.declines).key("offers").value(s.offers);
+  w.key("acks").value(s.acks).key("naks").value(s.naks).key("leases").value(s.leases);
+  w.end_object();
+  w.key("lease");
+  if (!d->lease()) {
+    w.null();
+    return;
+  }
+  const auto& l = *d->lease();
+  w.begin_object();
+  w.key("address").value(l.address.to_string()).key("prefix").value(unsigned(l.prefix));
+  w.key("gateway").value(l.gateway.to_string()).key("server").value(l.server.to_string());
+  w.key("dns").begin_array();
+  for (std::size_t i = 0; i < l.dns_count; ++i) w.value(l.dns[i].to_string());
+  w.end_array();
+  w.key("lease_s").value(std::uint64_t(l.lease_s));
+  w.key("t1_ms").value(l.t1_ms).key("t2_ms").value(l.t2_ms);
+  w.key("age_ms").value(now_ms() - l.acquired_ms);
+  w.end_object();
+}
+
 void handle(std::string_view text) {
   std::string why;
   auto request = rz::json::Object::parse(text, why);
   if (!request) return error_reply(nullptr, "bad request: " + why);
   auto cmd = request->string("cmd");
   if (!cmd) return error_reply(&*request, "bad request: no \"cmd\" string");
-  bool needs_stack = *cmd == "config" || *cmd == "arp";
+  bool needs_stack =
+      *cmd == "config" || *cmd == "arp" || cmd->starts_with("udp_") || *cmd == "dhcp";
   if (needs_stack && !rz::net::stack()) return error_reply(&*request, "no network interface");
 
   rz::json::Writer w;
@@ -118,6 +364,16 @@ void handle(std::string_view text) {
     stats(w);
   } else if (*cmd == "arp") {
     arp(w);
+  } else if (*cmd == "dhcp") {
+    dhcp(w);
+  } else if (*cmd == "udp_bind" || *cmd == "udp_send" || *cmd == "udp_recv" ||
+             *cmd == "udp_close") {
+    std::string why;
+    bool done = *cmd == "udp_bind"   ? udp_bind(*request, w, why)
+                : *cmd == "udp_send" ? udp_send(*request, w, why)
+                : *cmd == "udp_recv" ? udp_recv(*request, w, why)
+                                     : udp_close(*request, w, why);
+    if (!done) return error_reply(&*request, why);
   } else {
     return error_reply(&*request, "unknown command \"" + std::string(*cmd) + "\"");
   }
@@ -156,6 +412,14 @@ void Service::start() {
   if (!rz::serial::on_input(rz::serial::com2, input)) {
     std::printf("agent: no receive interrupt for COM2\n");
     os::shutdown(os::exit_status::failure);
+  }
+  // "dns=name:a.b.c.d,...": the DNS server too (suites/dns).
+  if (auto spec = os::cmdline_arg("dns"); !spec.empty()) {
+    auto* core = rz::net::stack_core();
+    if (!core || !rz::net::start_dns_server(core->udp(), spec)) {
+      std::printf("agent: the DNS server did not start (see above)\n");
+      os::shutdown(os::exit_status::failure);
+    }
   }
   std::printf("agent: listening on COM2\n");
 }
