@@ -276,7 +276,9 @@ def sut(
     # Only a VM needs an accelerator (resolving it logs the choice).
     accel: Accel = request.getfixturevalue("accel") if target.kind == "unikernel" else "tcg"
     try:
-        boot_args = [str(w) for mark in request.node.iter_markers("boot_args") for w in mark.args]
+        # Module marks first, the test's own last: later words win.
+        marks = reversed(list(request.node.iter_markers("boot_args")))
+        boot_args = [str(w) for mark in marks for w in mark.args]
         instance = create_instance(
             target,
             run,
