@@ -3,7 +3,7 @@
 ringzero build SERVICE...      build images (cached)
 ringzero boot SERVICE          boot an image and stream its console; Ctrl-C
                                stops it; exits with the guest's status
-  --tap NAME --ip A/P [--gw G] with a virtio-net NIC on an existing tap
+  --tap NAME --ip A/P|dhcp [--gw G] with a virtio-net NIC on an existing tap
 ringzero test [PYTEST ARGS]    run the suites (default: suites/)
 ringzero bench boot            boot-time benchmark
 ringzero sweep                 remove what dead runs left behind
@@ -68,7 +68,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="attach a virtio-net NIC to this existing tap (ip tuntap add dev NAME mode tap)",
     )
-    p.add_argument("--ip", metavar="ADDR/PREFIX", help="the service's address (ip= on its cmdline)")
+    p.add_argument(
+        "--ip",
+        metavar="ADDR/PREFIX|dhcp",
+        help="the service's address, or dhcp (ip= on its cmdline)",
+    )
     p.add_argument("--gw", metavar="ADDR", help="its default gateway (gw= on its cmdline)")
     p.add_argument(
         "--mac",
@@ -117,13 +121,17 @@ def network_cmdline(args: argparse.Namespace) -> tuple[str, NicSpec | None]:
             f"--tap {args.tap}: no such tap in this network namespace; "
             f"create it with `ip tuntap add dev {args.tap} mode tap`"
         )
-    if args.ip is not None:
+    if args.ip == "dhcp":
+        words.append("ip=dhcp")
+    elif args.ip is not None:
         try:
             ipaddress.IPv4Interface(args.ip)
         except ValueError:
-            raise ValueError(f"--ip {args.ip}: expected ADDR/PREFIX, e.g. 10.33.0.2/24") from None
+            raise ValueError(
+                f"--ip {args.ip}: expected ADDR/PREFIX (e.g. 10.33.0.2/24) or dhcp"
+            ) from None
         if "/" not in args.ip:
-            raise ValueError(f"--ip {args.ip}: expected ADDR/PREFIX, e.g. 10.33.0.2/24")
+            raise ValueError(f"--ip {args.ip}: expected ADDR/PREFIX (e.g. 10.33.0.2/24) or dhcp")
         words.append(f"ip={args.ip}")
     if args.gw is not None:
         try:

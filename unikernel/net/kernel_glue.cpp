@@ -2,6 +2,7 @@
 // (os::Timers) and the console. Kernel build only; the core in
 // stack_core.hpp knows nothing of these.
 #include <chrono>
+#include <ringzero/net.hpp>
 #include <ringzero/os.hpp>
 #include <ringzero/timer.hpp>
 
@@ -10,31 +11,38 @@
 #include "net/stack_core.hpp"
 
 namespace rz::net {
-namespace {
-
-StackCore* the_stack = nullptr;
-// The housekeeping timer runs only while the stack has timed work, so that
-// an idle VM sleeps.
-os::Timers::id_t tick_timer = 0;
 
 std::uint64_t now_ms() {
   return static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(os::uptime()).count());
 }
 
-void on_tick() {
+namespace {
+
+StackCore* the_stack = nullptr;
+// One timer, armed for when the stack next has timed work (every tick_ms
+// while ARP or reassembly is busy; a DHCP renewal may be an hour away), and
+// none when it has none, so that an idle VM sleeps.
+os::Timers::id_t timer = 0;
+std::uint64_t timer_due = 0;
+
+void arm();
+
+void on_timer() {
+  timer = 0;
   the_stack->tick(now_ms());
-  if (!the_stack->needs_tick() && tick_timer) {
-    os::Timers::stop(tick_timer);
-    tick_timer = 0;
-  }
+  arm();
 }
 
-void wake_up() {
-  if (!tick_timer) {
-    auto period = std::chrono::milliseconds(StackCore::tick_ms);
-    tick_timer = os::Timers::periodic(period, on_tick);
-  }
+void arm() {
+  std::uint64_t now = now_ms();
+  std::uint64_t due = the_stack->next_due(now);
+  if (timer && timer_due <= due) return;  // an earlier (or the same) wake-up stands
+  if (timer) os::Timers::stop(timer);
+  timer = 0;
+  if (due == ~0ull) return;
+  timer_due = due;
+  timer = os::Timers::oneshot(std::chrono::milliseconds(due > now ? due - now : 0), on_timer);
 }
 
 void console_line(std::string_view line) {
@@ -52,7 +60,7 @@ void init(Nic& nic, std::string_view cmdline) {
   config.seed = clock::rdtsc() * 0x9E3779B97F4A7C15ull;
   the_stack = new StackCore(nic, config);
   nic.set_receive_handler([](PacketPtr frame) { the_stack->input(std::move(frame), now_ms()); });
-  the_stack->set_wakeup(wake_up);
+  the_stack->set_wakeup(arm);
   the_stack->start(now_ms());
   std::string address = config.address.to_string();
   std::string gateway = config.gateway.to_string();
@@ -66,6 +74,14 @@ void init(Nic& nic, std::string_view cmdline) {
 
 Stack* stack() {
   return the_stack;
+}
+
+UdpSocket* udp_bind(std::uint16_t port) {
+  return the_stack ? the_stack->udp_bind(port) : nullptr;
+}
+
+void on_configured(std::function<void()> f) {
+  if (the_stack) the_stack->on_configured(std::move(f));
 }
 
 StackCore* stack_core() {

@@ -169,6 +169,7 @@ StackCore::StackCore(Nic& nic, const Config& config)
   arp_.set_drop_hook(
       [this](const Packet& datagram, SendResult why) { udp_.dropped(datagram.bytes(), why); });
   arp_.set_random([this](std::uint64_t n) { return random(n); });
+  udp_.set_after_send([this] { poke(); });
   if (config_.dhcp) {
     Dhcp::Hooks hooks;
     hooks.configure = [this](Ipv4Address a, std::uint8_t prefix, Ipv4Address gw) {
@@ -231,8 +232,12 @@ void StackCore::input(PacketPtr frame, std::uint64_t now_ms) {
 }
 
 bool StackCore::needs_tick() const {
-  return arp_.busy() || ipv4_.reassemblies_in_progress() > 0 ||
-         (dhcp_ && dhcp_->next_deadline() != ~0ull);
+  return arp_.busy() || ipv4_.reassemblies_in_progress() > 0;
+}
+
+std::uint64_t StackCore::next_due(std::uint64_t now_ms) const {
+  if (needs_tick()) return now_ms + tick_ms;
+  return dhcp_ ? dhcp_->next_deadline() : ~0ull;
 }
 
 void StackCore::tick(std::uint64_t now_ms) {

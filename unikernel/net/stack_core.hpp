@@ -55,10 +55,13 @@ class StackCore final : public Stack {
   void input(PacketPtr frame, std::uint64_t now_ms);
   // Timers: ARP retries and expiry, announcements, reassembly timeouts.
   void tick(std::uint64_t now_ms);
-  // Whether tick() has work pending; when not, the driver of tick() may
-  // stop until the wake-up callback says otherwise (an idle VM sleeps).
+  // Whether tick() has work pending every tick_ms (ARP, reassembly).
   bool needs_tick() const;
-  // Called after start(), input() or send_ipv4() when needs_tick() holds.
+  // When tick() next has something to do: now + tick_ms while needs_tick(),
+  // else the DHCP client's next timer, else never (~0). The driver of tick()
+  // sleeps until then or until the wake-up callback (an idle VM sleeps).
+  std::uint64_t next_due(std::uint64_t now_ms) const;
+  // Called after start(), input() or send_ipv4(): work may be due sooner.
   void set_wakeup(std::function<void()> wakeup) { wakeup_ = std::move(wakeup); }
 
   // The protocol table of the IP layer (see Ipv4::register_protocol).
@@ -96,7 +99,7 @@ class StackCore final : public Stack {
   // Call after sending from outside input()/tick(): wakes the tick driver
   // when there is timed work (ARP resolution) now.
   void poke() {
-    if (wakeup_ && needs_tick()) wakeup_();
+    if (wakeup_) wakeup_();
   }
 
   Nic& nic() { return nic_; }

@@ -171,6 +171,7 @@ SendResult Udp::send(UdpSocket& s, Ipv4Address src, Ipv4Address dst, std::uint16
     ++counters_.udp_tx_datagrams;
   else
     ++counters_.udp_tx_failed;
+  if (after_send_) after_send_();
   return r;
 }
 

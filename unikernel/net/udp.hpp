@@ -119,6 +119,8 @@ class Udp {
   UdpSocket* bind(std::uint16_t port);
   UdpSocket* find(std::uint16_t port);
   std::size_t bound() const { return bound_; }
+  // Runs after every send (the stack arms its timers: ARP may be asking).
+  void set_after_send(std::function<void()> f) { after_send_ = std::move(f); }
 
   // The protocol handler (registered for protocol 17).
   void input(const Ipv4Input& in, PacketPtr packet, std::uint64_t now);
@@ -137,6 +139,7 @@ class Udp {
   std::array<UdpSocket, max_sockets> sockets_;
   std::size_t bound_ = 0;
   std::uint16_t next_ephemeral_ = udp::ephemeral_first;
+  std::function<void()> after_send_;
 };
 
 }  // namespace rz::net

@@ -1,17 +1,21 @@
 // libFuzzer target: arbitrary frames, interleaved with clock advances and
-// datagrams sent from above, into a configured stack over a fake NIC.
+// datagrams sent from above, into a stack over a fake NIC.
 //
-// The input is a sequence of records: kind (1 byte), length (1 byte, times
-// 8 for kind 2), then that many bytes:
+// The first byte picks the stack: even, a static address with a UDP echo
+// socket on port 7; odd, ip=dhcp (the DHCP client, with one ARP probe).
+// Then a sequence of records: kind (1 byte), length (1 byte, times 8 for
+// kind 2), then that many bytes:
 //   kind % 4 == 0  the bytes as a frame, as they are;
 //   kind % 4 == 1  advance the clock by (first byte * 100) ms, in ticks;
 //   kind % 4 == 2  the bytes as a frame to our MAC, and if it is IPv4 its
-//                  header and ICMP checksums fixed up (so that the fuzzer
-//                  gets past them into reassembly and ICMP);
+//                  header and ICMP checksums fixed up and a UDP checksum
+//                  zeroed (so that the fuzzer gets past them into
+//                  reassembly, ICMP, UDP and DHCP);
 //   kind % 4 == 3  send the bytes as an IPv4 datagram (protocol 253) to
 //                  10.0.0.<first byte>.
 // Every frame the stack sends is checked (size, IPv4 header checksum, ICMP
-// checksum of whole datagrams), and no packet may leak from the pool.
+// and UDP checksums of whole datagrams), and no packet may leak from the
+// pool.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -52,6 +56,14 @@ class FuzzNic : public Nic {
       bool fragment = (ip[6] & 0x3f) != 0 || ip[7] != 0;
       if (ip[9] == 1 && !fragment)
         check(internet_checksum(ip.subspan(hs, total - hs)) == 0, "ICMP checksum");
+      if (ip[9] == 17 && !fragment) {
+        Checksum c;
+        c.add(ip.subspan(12, 8));  // source and destination
+        c.add16(17);
+        c.add16(static_cast<std::uint16_t>(total - hs));
+        c.add(ip.subspan(hs, total - hs));
+        check(c.finish() == 0, "UDP checksum");
+      }
     }
     return ++sent_ % 17 != 0;  // now and then the device queue is full
   }
@@ -75,6 +87,10 @@ void fix_checksums(std::uint8_t* f, std::size_t n) {
   ip[11] = static_cast<std::uint8_t>(c);
   std::size_t total = std::size_t(ip[2]) << 8 | ip[3];
   bool fragment = (ip[6] & 0x3f) != 0 || ip[7] != 0;
+  if (ip[9] == 17 && !fragment && total <= avail && total >= hs + 8) {
+    ip[hs + 6] = ip[hs + 7] = 0;  // "no checksum"
+    return;
+  }
   if (ip[9] != 1 || fragment || total > avail || total < hs + 4) return;
   std::uint8_t* icmp = ip + hs;
   icmp[2] = icmp[3] = 0;
@@ -86,11 +102,21 @@ void fix_checksums(std::uint8_t* f, std::size_t n) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size < 1) return 0;
+  bool dhcp = data[0] & 1;
+  ++data;
+  --size;
   FuzzNic nic;
   auto stack = std::make_unique<StackCore>(
-      nic, Config::from_cmdline("ip=10.0.0.2/24 gw=10.0.0.1 arp_ttl=4 ipfrag_time=3", our_mac));
+      nic, Config::from_cmdline(dhcp ? "ip=dhcp arp_probes=1 arp_ttl=4 ipfrag_time=3"
+                                     : "ip=10.0.0.2/24 gw=10.0.0.1 arp_ttl=4 ipfrag_time=3",
+                                our_mac));
   std::uint64_t now = 1000;
   stack->start(now);
+  if (UdpSocket* echo = stack->udp_bind(7)) {
+    echo->on_receive(
+        [echo](const UdpDatagram& d) { echo->send_to(d.src, d.src_port, d.data, d.now_ms); });
+  }
   while (size >= 2) {
     std::uint8_t kind = data[0] % 4;
     std::size_t len = kind == 2 ? data[1] * 8u : data[1];
@@ -125,7 +151,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     data += len;
     size -= len;
   }
-  // Run out every timer, then nothing may be left out of the pool.
+  // Run out every timer (a DHCP client keeps some: its retransmissions),
+  // then nothing may be left out of the pool.
   for (int i = 0; i < 100; ++i) stack->tick(now += 1000);
   check(!stack->needs_tick(), "idle after every timer ran out");
   stack.reset();

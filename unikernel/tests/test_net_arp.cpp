@@ -264,10 +264,12 @@ TEST_CASE("the stack asks for ticks only while it has timed work") {
   CHECK_FALSE(net.stack.needs_tick());
   net.learn();
   CHECK_FALSE(net.stack.needs_tick());  // a resolved entry expires lazily
-  CHECK(wakeups == 0);
+  CHECK(net.stack.next_due(net.now) == ~0ull);
+  CHECK(wakeups == 1);  // after every input: the driver asks next_due()
   net.stack.send_ipv4({}, other_ip, 253, pattern(4), net.now);
   CHECK(net.stack.needs_tick());
-  CHECK(wakeups == 1);
+  CHECK(net.stack.next_due(net.now) == net.now + StackCore::tick_ms);
+  CHECK(wakeups == 2);
   net.advance(3000);
   CHECK_FALSE(net.stack.needs_tick());  // gave up
   net.inject(fragments({}, echo_request(1, 1, pattern(3000)), 1480)[0]);

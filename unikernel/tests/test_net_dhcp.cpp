@@ -554,3 +554,16 @@ TEST_CASE("dhcp: an OFFER without a server id, or of an address no host can have
 }
 
 }  // namespace rz::net::test
+
+namespace rz::net::test {
+
+TEST_CASE("dhcp: between events the stack sleeps until the next DHCP timer") {
+  Client c;
+  c.bind(3600);
+  c.advance(3000);  // the announcements are over
+  CHECK_FALSE(c.stack.needs_tick());
+  const auto& lease = *c.dhcp().lease();
+  CHECK(c.stack.next_due(c.now) == lease.acquired_ms + lease.t1_ms);
+}
+
+}  // namespace rz::net::test

@@ -11,10 +11,10 @@
 // with an error. config and arp need the NIC ("no network interface").
 // Input is interrupt-driven: COM2 receive interrupts (ISA IRQ 3, through the
 // IOAPIC) collect bytes that reach input() from the event loop.
-#include <chrono>
 #include <cstdio>
 #include <deque>
 #include <map>
+#include <ringzero/net.hpp>
 #include <ringzero/os.hpp>
 #include <ringzero/service.hpp>
 #include <string>
@@ -125,11 +125,6 @@ struct AgentSocket {
 };
 std::map<std::uint16_t, AgentSocket> sockets;
 
-std::uint64_t now_ms() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(os::uptime()).count());
-}
-
 char hex_digit(unsigned v) {
   return "0123456789abcdef"[v & 15];
 }
@@ -175,8 +170,7 @@ std::optional<std::uint16_t> port_of(const rz::json::Object& r, std::string_view
 bool udp_bind(const rz::json::Object& r, rz::json::Writer& w, std::string& why) {
   auto port = port_of(r, "port", why);
   if (!port) return false;
-  auto* core = rz::net::stack_core();
-  rz::net::UdpSocket* s = core->udp_bind(*port);
+  rz::net::UdpSocket* s = rz::net::udp_bind(*port);
   if (!s) {
     why = "port " + std::to_string(*port) + " is taken (or no socket is free)";
     return false;
@@ -253,15 +247,13 @@ bool udp_send(const rz::json::Object& r, rz::json::Writer& w, std::string& why) 
     why = "bad request: \"count\" must be 1..10000";
     return false;
   }
-  auto* core = rz::net::stack_core();
   std::map<std::string, std::uint64_t> results;
   const char* first = nullptr;
   for (std::int64_t i = 0; i < count; ++i) {
-    auto result = a->socket->send_to(*ip, *dst_port, data, now_ms());
+    auto result = a->socket->send_to(*ip, *dst_port, data, rz::net::now_ms());
     if (!first) first = rz::net::to_string(result);
     ++results[rz::net::to_string(result)];
   }
-  core->poke();
   w.key("result").value(first);
   w.key("results").begin_object();
   for (auto& [k, v] : results) w.key(k).value(v);
@@ -335,7 +327,7 @@ void dhcp(rz::json::Writer& w) {
   w.end_array();
   w.key("lease_s").value(std::uint64_t(l.lease_s));
   w.key("t1_ms").value(l.t1_ms).key("t2_ms").value(l.t2_ms);
-  w.key("age_ms").value(now_ms() - l.acquired_ms);
+  w.key("age_ms").value(rz::net::now_ms() - l.acquired_ms);
   w.end_object();
 }
 
