@@ -87,7 +87,9 @@ set(RINGZERO_NET_CORE_SOURCES
   net/icmp.cpp
   net/udp.cpp
   net/dhcp.cpp
+  net/dns.cpp
   net/dns_server.cpp
+  net/dns_resolver.cpp
   net/stack.cpp
 )
 list(TRANSFORM RINGZERO_NET_CORE_SOURCES PREPEND ${RINGZERO_ROOT}/)

@@ -141,7 +141,8 @@ struct Client : Net {
     take();
   }
   // Runs the exchange to BOUND; returns the REQUEST.
-  Sent bind(std::uint32_t lease_s = 100) {
+  // OFFER for the DISCOVER, ACK for the REQUEST; returns the REQUEST.
+  Sent ack(std::uint32_t lease_s = 100) {
     auto d = dhcp_sent(*this);
     REQUIRE(d.size() == 1);
     ReplySpec offer;
@@ -153,9 +154,13 @@ struct Client : Net {
     ReplySpec ack = offer;
     ack.type = 5;
     inject(reply(ack));
+    return r[0];
+  }
+  Sent bind(std::uint32_t lease_s = 100) {
+    Sent r = ack(lease_s);
     REQUIRE(dhcp().state() == Dhcp::State::bound);
     take();
-    return r[0];
+    return r;
   }
 };
 
@@ -459,14 +464,7 @@ TEST_CASE("dhcp: malformed replies are dropped and counted; the exchange goes on
 
 TEST_CASE("dhcp: RFC 5227 probing - an answer means DECLINE, ten seconds, DISCOVER") {
   Client c("arp_probes=2");
-  auto d = dhcp_sent(c);
-  ReplySpec offer;
-  offer.xid = d[0].xid;
-  c.inject(reply(offer));
-  dhcp_sent(c);
-  ReplySpec ack = offer;
-  ack.type = 5;
-  c.inject(reply(ack));
+  c.ack();
   CHECK(c.dhcp().state() == Dhcp::State::probing);
   CHECK_FALSE(c.stack.configured());
   // The first probe within PROBE_WAIT (1 s): ARP request, sender 0.0.0.0.
@@ -498,14 +496,7 @@ TEST_CASE("dhcp: RFC 5227 probing - an answer means DECLINE, ten seconds, DISCOV
 
 TEST_CASE("dhcp: RFC 5227 probing - silence means the address is ours after ANNOUNCE_WAIT") {
   Client c("arp_probes=3");
-  auto d = dhcp_sent(c);
-  ReplySpec offer;
-  offer.xid = d[0].xid;
-  c.inject(reply(offer));
-  dhcp_sent(c);
-  ReplySpec ack = offer;
-  ack.type = 5;
-  c.inject(reply(ack));
+  c.ack();
   std::vector<std::uint64_t> probes;
   std::uint64_t start = c.now;
   while (c.dhcp().state() == Dhcp::State::probing && c.now - start < 20'000) {
