@@ -50,12 +50,14 @@ suites:
 	  $(PYTEST) suites --target ringzero --backend qemu --accel tcg -n 2; \
 	else echo "suites: KVM is not usable here, so the runs above were TCG already"; fi
 
-# The frame-input fuzzer for longer than its 15 s run in host-tests:
+# The fuzzers (frames into the stack; DNS messages into the codec and the
+# server) for longer than their 15 s runs in host-tests, each in turn:
 # FUZZ_SECONDS=3600 make fuzz
 FUZZ_SECONDS ?= 600
 fuzz: setup
 	cmake -S unikernel -B $(BUILD) -G Ninja -DRINGZERO_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
 	cmake --build $(BUILD) --target fuzz-frame
+	cmake --build $(BUILD) --target fuzz-dns
 
 bench: setup
 	$(RZ) bench boot

@@ -4,13 +4,13 @@ leased address, and renews the lease at the T1 dnsmasq gives."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from ringzero.net.dnsmasq import Dnsmasq
 
 pytestmark = [
     pytest.mark.requires("dhcp-client"),
@@ -19,43 +19,27 @@ pytestmark = [
 
 RANGE = ("10.33.0.100", "10.33.0.150")
 T1, T2 = 6, 9  # seconds; dnsmasq's shortest lease is 2 minutes, T1/T2 are options
+NAME, NAME_IP = "svc.example.test", "10.33.0.77"
 
 
 @pytest.fixture
-def dnsmasq(wire: Any, sut: Any, artifacts: Path) -> Iterator[Path]:
-    """dnsmasq (DHCP only) on the target's link; its log path."""
-    log = artifacts / "dnsmasq.log"
-    argv = [
-        "dnsmasq",
-        "--keep-in-foreground",
-        "--conf-file=/dev/null",
-        "--port=0",  # no DNS
+def dnsmasq(wire: Any, sut: Any, artifacts: Path) -> Iterator[Dnsmasq]:
+    """dnsmasq on the target's link: DHCP, and DNS for one name."""
+    args = [
         f"--interface={sut.link}",
         "--bind-interfaces",
         f"--dhcp-range={RANGE[0]},{RANGE[1]},255.255.255.0,2m",
         f"--dhcp-option=option:router,{wire.addr.tools_ip}",
+        f"--dhcp-option=option:dns-server,{wire.addr.tools_ip}",
         f"--dhcp-option=option:T1,{T1}",
         f"--dhcp-option=option:T2,{T2}",
         f"--dhcp-leasefile={artifacts / 'dnsmasq.leases'}",
-        "--pid-file=",
-        "--user=root",
+        f"--host-record={NAME},{NAME_IP}",
         "--log-dhcp",
-        f"--log-facility={log}",
+        "--log-queries",
     ]
-    proc = wire.popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        time.sleep(0.3)
-        if proc.poll() is not None:
-            err = proc.stderr.read() if proc.stderr else ""
-            pytest.fail(f"dnsmasq exited at once ({proc.returncode}): {err.strip()}")
-        yield log
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+    with Dnsmasq(wire, artifacts / "dnsmasq.log", args) as d:
+        yield d
 
 
 def wait_lease(sut: Any, timeout: float, leases: int = 1) -> dict[str, Any]:
@@ -72,8 +56,9 @@ def wait_lease(sut: Any, timeout: float, leases: int = 1) -> dict[str, Any]:
 @pytest.mark.rfc(2131, "3.1", "MUST")
 def test_lease_from_dnsmasq_ping_and_renewal(sut, wire, dnsmasq):
     """The target gets an address from dnsmasq's range (after retransmitting
-    its DISCOVER, since dnsmasq starts after it), answers ping there,
-    renews at T1 with dnsmasq, and still answers."""
+    its DISCOVER, since dnsmasq starts after it), answers ping there, looks
+    names up with the DNS server of its lease, renews at T1 with dnsmasq,
+    and still answers."""
     # The first DISCOVER went out before dnsmasq ran: the retransmission
     # (4 +- 1 s), the probe (up to 3 s) and the exchange follow.
     d = wait_lease(sut, timeout=15.0)
@@ -87,9 +72,13 @@ def test_lease_from_dnsmasq_ping_and_renewal(sut, wire, dnsmasq):
     assert sut.agent.request("config")["ip"] == ip
     ping = wire.run(["ping", "-c", "5", "-i", "0.2", "-W", "2", ip])
     assert ping.returncode == 0, ping.stdout
+    assert d["lease"]["dns"] == [wire.addr.tools_ip]
+    found = sut.agent.call("resolve", {"name": NAME}, timeout=10)
+    assert found.get("address") == NAME_IP, found
+    assert found["server"] == wire.addr.tools_ip
     renewed = wait_lease(sut, timeout=T1 + 6.0, leases=2)
     assert renewed["stats"]["leases"] >= 2, renewed
     assert renewed["lease"]["address"] == ip
-    log = dnsmasq.read_text()
+    log = dnsmasq.log_text()
     assert log.count("DHCPACK") >= 2, log[-2000:]
     assert wire.run(["ping", "-c", "3", "-i", "0.2", "-W", "2", ip]).returncode == 0

@@ -69,6 +69,7 @@ class DnsResolver {
   // The earliest time tick() has work, or ~0 when nothing is outstanding.
   std::uint64_t next_deadline() const;
   std::size_t outstanding() const;
+  Ipv4Address server() const { return server_; }
   // The local UDP port (0 when none could be bound).
   std::uint16_t port() const { return socket_ ? socket_->port() : 0; }
 

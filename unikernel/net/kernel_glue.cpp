@@ -84,6 +84,11 @@ void on_configured(std::function<void()> f) {
   if (the_stack) the_stack->on_configured(std::move(f));
 }
 
+std::optional<DnsResolver::Error> resolve(std::string_view name, DnsResolver::Callback done) {
+  if (!the_stack) return DnsResolver::Error::unreachable;
+  return the_stack->resolve(name, now_ms(), std::move(done));
+}
+
 StackCore* stack_core() {
   return the_stack;
 }

@@ -1,4 +1,5 @@
 // The stack core and its configuration (see stack_core.hpp, stack.hpp).
+#include <algorithm>
 #include <string>
 
 #include "net/stack_core.hpp"
@@ -80,13 +81,13 @@ Config Config::from_cmdline(std::string_view cmdline, MacAddress nic_mac) {
         c.dhcp_fallback = *ip;
         c.dhcp_fallback_prefix = static_cast<std::uint8_t>(*prefix);
       }
-    } else if (key == "gw") {
+    } else if (key == "gw" || key == "nameserver") {
       auto ip = Ipv4Address::parse(value);
       if (!ip) {
         complain(key, value, "a.b.c.d");
         continue;
       }
-      c.gateway = *ip;
+      (key == "gw" ? c.gateway : c.nameserver) = *ip;
     } else if (key == "mac") {
       auto mac = MacAddress::parse(value);
       if (!mac || mac->is_multicast() || mac->is_zero()) {
@@ -170,6 +171,7 @@ StackCore::StackCore(Nic& nic, const Config& config)
       [this](const Packet& datagram, SendResult why) { udp_.dropped(datagram.bytes(), why); });
   arp_.set_random([this](std::uint64_t n) { return random(n); });
   udp_.set_after_send([this] { poke(); });
+  udp_.set_random([this](std::uint64_t n) { return random(n); });
   if (config_.dhcp) {
     Dhcp::Hooks hooks;
     hooks.configure = [this](Ipv4Address a, std::uint8_t prefix, Ipv4Address gw) {
@@ -237,7 +239,25 @@ bool StackCore::needs_tick() const {
 
 std::uint64_t StackCore::next_due(std::uint64_t now_ms) const {
   if (needs_tick()) return now_ms + tick_ms;
-  return dhcp_ ? dhcp_->next_deadline() : ~0ull;
+  std::uint64_t due = dhcp_ ? dhcp_->next_deadline() : ~0ull;
+  if (resolver_) due = std::min(due, resolver_->next_deadline());
+  return due;
+}
+
+std::optional<DnsResolver::Error> StackCore::resolve(std::string_view name, std::uint64_t now_ms,
+                                                     DnsResolver::Callback done) {
+  now_ms_ = now_ms;
+  // The configured name server, else the first the DHCP lease names.
+  Ipv4Address server = config_.nameserver;
+  if (server == Ipv4Address::any() && dhcp_ && dhcp_->lease() && dhcp_->lease()->dns_count > 0)
+    server = dhcp_->lease()->dns[0];
+  if (server == Ipv4Address::any()) return DnsResolver::Error::unreachable;
+  if (!resolver_ || (resolver_->server() != server && resolver_->outstanding() == 0))
+    resolver_ =
+        std::make_unique<DnsResolver>(udp_, server, [this](std::uint64_t n) { return random(n); });
+  auto refused = resolver_->resolve(name, now_ms, std::move(done));
+  poke();
+  return refused;
 }
 
 void StackCore::tick(std::uint64_t now_ms) {
@@ -245,6 +265,7 @@ void StackCore::tick(std::uint64_t now_ms) {
   arp_.tick(now_ms);
   ipv4_.tick(now_ms);
   if (dhcp_) dhcp_->tick(now_ms);
+  if (resolver_) resolver_->tick(now_ms);
 }
 
 void StackCore::for_each_counter(

@@ -25,6 +25,7 @@ struct Config {
   std::uint32_t dhcp_timeout_ms = 30'000;  // "dhcp_timeout=" seconds before the fallback
   std::uint32_t dhcp_delay_ms = 0;         // "dhcp_delay=" most seconds before the first DISCOVER
   std::uint8_t arp_probes = 3;             // "arp_probes=" before using a leased address (RFC 5227)
+  Ipv4Address nameserver;                  // "nameserver=": DNS server (else the lease's)
   std::uint64_t seed = 0;                  // for random numbers; the kernel's TSC at boot
   // Parses the command line (bad values: one line on the console, default kept).
   static Config from_cmdline(std::string_view cmdline, MacAddress nic_mac);

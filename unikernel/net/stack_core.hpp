@@ -24,6 +24,7 @@
 #include "net/arp.hpp"
 #include "net/counters.hpp"
 #include "net/dhcp.hpp"
+#include "net/dns_resolver.hpp"
 #include "net/ethernet.hpp"
 #include "net/icmp.hpp"
 #include "net/ipv4.hpp"
@@ -94,6 +95,11 @@ class StackCore final : public Stack {
   bool configured() const { return config_.address != Ipv4Address::any(); }
   // Runs `f` once the interface has an address (at once if it has one).
   void on_configured(std::function<void()> f);
+  // Looks up the A record of `name` with the name server of the
+  // configuration ("nameserver="), else the DHCP lease's first (see
+  // DnsResolver::resolve; unreachable when there is none).
+  std::optional<DnsResolver::Error> resolve(std::string_view name, std::uint64_t now_ms,
+                                            DnsResolver::Callback done);
   // Random numbers in [0, n) (splitmix64 from Config::seed and the MAC).
   std::uint64_t random(std::uint64_t n);
   // Call after sending from outside input()/tick(): wakes the tick driver
@@ -110,6 +116,8 @@ class StackCore final : public Stack {
   Udp& udp() { return udp_; }
   // The DHCP client, when the address comes from DHCP.
   Dhcp* dhcp() { return dhcp_.get(); }
+  // The resolver of resolve(), once it has been used.
+  DnsResolver* resolver() { return resolver_.get(); }
   Counters& counters() { return counters_; }
   const Counters& counters() const { return counters_; }
 
@@ -130,6 +138,7 @@ class StackCore final : public Stack {
   Icmp icmp_;
   Udp udp_;
   std::unique_ptr<Dhcp> dhcp_;
+  std::unique_ptr<DnsResolver> resolver_;
   std::uint64_t random_state_;
   std::vector<std::function<void()>> configured_waiters_;
   std::function<void()> wakeup_;

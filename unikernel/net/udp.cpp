@@ -73,16 +73,14 @@ UdpSocket* Udp::bind(std::uint16_t port) {
     return nullptr;
   }
   if (port == 0) {
-    // The next free ephemeral port, round robin, so that a port just
-    // closed is not handed out again at once.
+    // RFC 6056 3.3.1: a random port of the range, then the next free one.
     constexpr unsigned range = udp::ephemeral_last - udp::ephemeral_first + 1;
+    unsigned offset = random_ ? static_cast<unsigned>(random_(range)) : next_ephemeral_;
     for (unsigned i = 0; i < range && port == 0; ++i) {
-      std::uint16_t candidate = next_ephemeral_;
-      next_ephemeral_ = candidate == udp::ephemeral_last
-                            ? udp::ephemeral_first
-                            : static_cast<std::uint16_t>(candidate + 1);
+      auto candidate = static_cast<std::uint16_t>(udp::ephemeral_first + (offset + i) % range);
       if (!find(candidate)) port = candidate;
     }
+    next_ephemeral_ = static_cast<std::uint16_t>((offset + 1) % range);
   } else if (find(port)) {
     ++counters_.udp_bind_failed;
     return nullptr;

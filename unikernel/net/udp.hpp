@@ -31,7 +31,8 @@ namespace rz::net::udp {
 inline constexpr std::size_t header_size = 8;
 // The largest payload one datagram carries: 65535 - 20 (IP) - 8 (UDP).
 inline constexpr std::size_t max_payload = ipv4::max_datagram_size - ipv4::min_header_size - 8;
-// Ports bind(0) picks from (RFC 6335 dynamic range, as Linux's default end).
+// Ports bind(0) picks from (RFC 6335 dynamic range), at random (RFC 6056
+// 3.3.1, so that replies are hard to forge: RFC 5452 for DNS).
 inline constexpr std::uint16_t ephemeral_first = 49152;
 inline constexpr std::uint16_t ephemeral_last = 65535;
 
@@ -121,6 +122,8 @@ class Udp {
   std::size_t bound() const { return bound_; }
   // Runs after every send (the stack arms its timers: ARP may be asking).
   void set_after_send(std::function<void()> f) { after_send_ = std::move(f); }
+  // Random numbers in [0, n), for ephemeral ports (none: in order).
+  void set_random(std::function<std::uint64_t(std::uint64_t)> f) { random_ = std::move(f); }
 
   // The protocol handler (registered for protocol 17).
   void input(const Ipv4Input& in, PacketPtr packet, std::uint64_t now);
@@ -138,8 +141,9 @@ class Udp {
   Counters& counters_;
   std::array<UdpSocket, max_sockets> sockets_;
   std::size_t bound_ = 0;
-  std::uint16_t next_ephemeral_ = udp::ephemeral_first;
+  std::uint16_t next_ephemeral_ = 0;  // without random_: the next offset in the range
   std::function<void()> after_send_;
+  std::function<std::uint64_t(std::uint64_t)> random_;
 };
 
 }  // namespace rz::net

@@ -558,3 +558,30 @@ TEST_CASE("dhcp: between events the stack sleeps until the next DHCP timer") {
 }
 
 }  // namespace rz::net::test
+
+namespace rz::net::test {
+
+TEST_CASE("resolve: the lease's DNS server, or nameserver= from the command line, or none") {
+  SUBCASE("none before the lease") {
+    Client c;
+    CHECK(c.stack.resolve("a.test", c.now, [](const DnsResolver::Result&) {}) ==
+          DnsResolver::Error::unreachable);
+  }
+  SUBCASE("the lease's first DNS server") {
+    Client c;
+    c.bind();
+    CHECK_FALSE(c.stack.resolve("a.test", c.now, [](const DnsResolver::Result&) {}));
+    REQUIRE(c.stack.resolver());
+    CHECK(c.stack.resolver()->server() == Ipv4Address{0x0a000035});
+    // The query waits for ARP; the resolver's retransmission is timed work.
+    CHECK(c.stack.next_due(c.now) <= c.now + StackCore::tick_ms);
+  }
+  SUBCASE("nameserver= wins") {
+    Client c("arp_probes=0 nameserver=10.0.0.99");
+    c.bind();
+    CHECK_FALSE(c.stack.resolve("a.test", c.now, [](const DnsResolver::Result&) {}));
+    CHECK(c.stack.resolver()->server() == Ipv4Address{0x0a000063});
+  }
+}
+
+}  // namespace rz::net::test

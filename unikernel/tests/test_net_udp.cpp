@@ -285,3 +285,21 @@ TEST_CASE("udp: as many sockets as the table holds, then no more") {
 }
 
 }  // namespace rz::net::test
+
+namespace rz::net::test {
+
+TEST_CASE("udp: ephemeral ports are picked at random (RFC 6056 3.3.1)") {
+  Net net;
+  std::vector<std::uint16_t> ports;
+  for (int i = 0; i < 8; ++i) {
+    UdpSocket* s = net.stack.udp_bind(0);
+    REQUIRE(s);
+    CHECK(s->port() >= udp::ephemeral_first);
+    ports.push_back(s->port());
+  }
+  int consecutive = 0;
+  for (std::size_t i = 1; i < ports.size(); ++i) consecutive += ports[i] == ports[i - 1] + 1;
+  CHECK(consecutive < 7);
+}
+
+}  // namespace rz::net::test

@@ -1,5 +1,6 @@
 // The network as a service sees it: UDP sockets, the moment the interface
-// has an address, and the stack's clock. (TCP comes with its own header.)
+// has an address, name lookups, and the stack's clock. (TCP comes with its
+// own header.)
 //
 //   void Service::start() {
 //     rz::net::on_configured([] {
@@ -17,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 
+#include "net/dns_resolver.hpp"
 #include "net/udp.hpp"
 
 namespace rz::net {
@@ -30,5 +32,12 @@ UdpSocket* udp_bind(std::uint16_t port);
 void on_configured(std::function<void()> f);
 // The stack's clock, milliseconds since boot (the `now` of send_to).
 std::uint64_t now_ms();
+// Looks up the IPv4 address of `name` (an A record) with the name server
+// given as "nameserver=" on the command line, else the DHCP lease's first.
+// nullopt: `done` runs once, later, with the address or why there is none
+// (nxdomain, no_data, server_error, truncated, timeout after 7 s). An
+// error: the lookup did not start (no NIC or name server: unreachable;
+// bad_name; busy with 16 lookups), and `done` never runs.
+std::optional<DnsResolver::Error> resolve(std::string_view name, DnsResolver::Callback done);
 
 }  // namespace rz::net

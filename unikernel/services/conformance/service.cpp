@@ -3,7 +3,8 @@
 //   {"id": 1, "cmd": "ping"}  ->  {"id":1,"ok":true,"pong":true}
 // Commands: ping, config, stats, arp; UDP sockets: udp_bind {port, echo},
 // udp_send {port, ip, dst_port, hex | size+seed}, udp_recv {port},
-// udp_close {port}; dhcp (the client's state and lease).
+// udp_close {port}; dhcp (the client's state and lease); resolve {name}
+// (the stub resolver: the reply comes when the lookup ends).
 // Errors: {"id":..,"ok":false,"error":".."};
 // "id" echoes an integer id and is null when there is none (or the line was
 // not a valid request). Lines end in "\n" ("\r" is ignored, empty lines are
@@ -64,6 +65,17 @@ void stats(rz::json::Writer& w) {
   w.key("counters").begin_object();
   if (auto* stack = rz::net::stack())
     stack->for_each_counter([&](std::string_view name, std::uint64_t v) { w.key(name).value(v); });
+  if (auto* dns = rz::net::dns_server())
+    dns->for_each_counter([&](std::string_view name, std::uint64_t v) { w.key(name).value(v); });
+  if (auto* core = rz::net::stack_core(); core && core->resolver()) {
+    const auto& r = core->resolver()->stats();
+    w.key("resolver.queries").value(r.queries).key("resolver.retransmits").value(r.retransmits);
+    w.key("resolver.answers").value(r.answers).key("resolver.failures").value(r.failures);
+    w.key("resolver.drop.wrong_source").value(r.drop_wrong_source);
+    w.key("resolver.drop.malformed").value(r.drop_malformed);
+    w.key("resolver.drop.unknown_id").value(r.drop_unknown_id);
+    w.key("resolver.drop.wrong_question").value(r.drop_wrong_question);
+  }
   w.end_object();
   if (auto* core = rz::net::stack_core()) {
     auto& nic = core->nic();
@@ -331,6 +343,43 @@ void dhcp(rz::json::Writer& w) {
   w.end_object();
 }
 
+// resolve: the reply waits for the lookup (the harness sends one request
+// at a time, so nothing else is asked meanwhile).
+bool resolve(const rz::json::Object& r, std::string& why) {
+  auto name = r.string("name");
+  if (!name) {
+    why = "bad request: \"name\" must be a string";
+    return false;
+  }
+  std::optional<std::int64_t> id = r.integer("id");
+  std::uint64_t started = rz::net::now_ms();
+  auto refused = rz::net::resolve(*name, [id, started](const rz::net::DnsResolver::Result& res) {
+    rz::json::Writer w;
+    w.begin_object().key("id");
+    if (id)
+      w.value(*id);
+    else
+      w.null();
+    w.key("ok").value(true);
+    if (auto* a = std::get_if<rz::net::Ipv4Address>(&res)) {
+      w.key("address").value(a->to_string());
+    } else {
+      w.key("error").value(rz::net::DnsResolver::to_string(std::get<1>(res)));
+    }
+    w.key("ms").value(rz::net::now_ms() - started);
+    auto* resolver = rz::net::stack_core()->resolver();
+    w.key("server").value(resolver->server().to_string());
+    w.key("port").value(unsigned(resolver->port()));
+    w.end_object();
+    reply(w);
+  });
+  if (refused) {
+    why = std::string("not resolving: ") + rz::net::DnsResolver::to_string(*refused);
+    return false;
+  }
+  return true;
+}
+
 void handle(std::string_view text) {
   std::string why;
   auto request = rz::json::Object::parse(text, why);
@@ -358,6 +407,10 @@ void handle(std::string_view text) {
     arp(w);
   } else if (*cmd == "dhcp") {
     dhcp(w);
+  } else if (*cmd == "resolve") {
+    std::string why;
+    if (!resolve(*request, why)) return error_reply(&*request, why);
+    return;  // the reply comes with the answer
   } else if (*cmd == "udp_bind" || *cmd == "udp_send" || *cmd == "udp_recv" ||
              *cmd == "udp_close") {
     std::string why;
