@@ -127,3 +127,24 @@ def test_udp_commands_on_loopback():
     assert gone["ok"] is False and "udp_bind first" in gone["error"]
     bad = agent.handle(json.dumps({"id": 4, "cmd": "udp_bind", "port": 70000}))
     assert bad["ok"] is False and "port number" in bad["error"]
+
+
+def test_udp_icmp_errors_are_reported_on_loopback():
+    """A datagram to a closed port on lo draws a port unreachable, which
+    udp_recv reports as the unikernel's agent does (RFC 1122 4.1.3.3)."""
+    import socket as s
+
+    agent = LinuxAgent("lo")
+    closed = s.socket(s.AF_INET, s.SOCK_DGRAM)
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    a = _call(agent, "udp_bind", port=0)["port"]
+    _call(agent, "udp_send", port=a, ip="127.0.0.1", dst_port=port, size=4)
+    errors = []
+    for _ in range(50):
+        errors += _call(agent, "udp_recv", port=a)["errors"]
+        if errors:
+            break
+    assert errors == [{"dst": "127.0.0.1", "dst_port": port, "why": "port_unreachable"}]
+    _call(agent, "udp_close", port=a)

@@ -26,6 +26,7 @@ import argparse
 import errno
 import json
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -35,8 +36,12 @@ from typing import Any
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
-# <linux/in.h>; Python's socket module has it only from 3.12.
+# <linux/in.h>, <linux/errqueue.h>; Python's socket module lacks some.
 IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
+IP_RECVERR = getattr(socket, "IP_RECVERR", 11)
+MSG_ERRQUEUE = getattr(socket, "MSG_ERRQUEUE", 0x2000)
+SO_EE_ORIGIN_ICMP = 2
+SOCK_EXTENDED_ERR = struct.Struct("=IBBBBII")
 
 
 class CommandError(Exception):
@@ -181,7 +186,8 @@ class LinuxAgent:
         return {
             "datagrams": s.drain(),
             "dropped": 0,
-            "errors": [],  # Linux reports no later drops on unconnected sockets
+            # ICMP errors (IP_RECVERR); Linux tells nothing of ARP failures.
+            "errors": s.errors(),
             "stats": {"rx_datagrams": s.rx, "tx_datagrams": 0, "tx_failed": 0},
         }
 
@@ -201,6 +207,9 @@ class _UdpSocket:
         self.broadcasts = broadcasts
         # The destination of each datagram (struct in_pktinfo's ipi_addr).
         sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+        if not echo:
+            # ICMP errors about what it sent, on the error queue (ip(7)).
+            sock.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
         self._thread: threading.Thread | None = None
         if echo:
             self._thread = threading.Thread(target=self._echo, daemon=True)
@@ -214,6 +223,8 @@ class _UdpSocket:
                 data, src = self.sock.recvfrom(65535)
                 self.rx += 1
                 self.sock.sendto(data, src)
+            except ConnectionError:
+                continue  # an ICMP error about an echo: not ours to stop for
             except OSError:
                 return  # closed
 
@@ -224,6 +235,8 @@ class _UdpSocket:
                 data, ancdata, _flags, (ip, port) = self.sock.recvmsg(65535, socket.CMSG_SPACE(12))
             except BlockingIOError:
                 return out
+            except ConnectionError:
+                continue  # a pending ICMP error, said once; errors() reads the details
             self.rx += 1
             dst = "0.0.0.0"
             for level, kind, value in ancdata:
@@ -240,8 +253,35 @@ class _UdpSocket:
                 }
             )
 
+    def errors(self) -> list[dict[str, Any]]:
+        """The ICMP errors queued for this socket, as the unikernel's agent
+        names them."""
+        out = []
+        while True:
+            try:
+                _data, ancdata, _flags, addr = self.sock.recvmsg(1, 512, MSG_ERRQUEUE)
+            except (BlockingIOError, InterruptedError):
+                return out
+            for level, kind, value in ancdata:
+                if level != socket.IPPROTO_IP or kind != IP_RECVERR:
+                    continue
+                if len(value) < SOCK_EXTENDED_ERR.size:
+                    continue
+                _errno, origin, icmp_type, code, *_ = SOCK_EXTENDED_ERR.unpack_from(value)
+                if origin == SO_EE_ORIGIN_ICMP:
+                    why = _icmp_why(icmp_type, code)
+                    out.append({"dst": addr[0], "dst_port": addr[1], "why": why})
+
     def close(self) -> None:
         self.sock.close()
+
+
+def _icmp_why(icmp_type: int, code: int) -> str:
+    if icmp_type == 3:
+        return "port_unreachable" if code == 3 else "unreachable"
+    return {4: "source_quench", 11: "time_exceeded", 12: "parameter_problem"}.get(
+        icmp_type, f"icmp_{icmp_type}_{code}"
+    )
 
 
 def _port(req: dict[str, Any], key: str) -> int:

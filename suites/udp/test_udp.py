@@ -258,6 +258,25 @@ def test_a_burst_of_datagrams_is_echoed_without_loss(sut, echo, tools):
     assert len(seen) == n, f"{n - len(seen)} of {n} datagrams not echoed"
 
 
+@pytest.mark.rfc(1122, "4.1.3.3", "MUST")
+def test_icmp_port_unreachable_reaches_the_sending_socket(sut, wire):
+    """UDP MUST pass the ICMP errors it receives to the application: a
+    datagram to a port nobody listens on in the wire's Linux draws a port
+    unreachable, which the sending socket hears of, with the destination."""
+    probe = wire.socket_in_ns(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind((wire.addr.tools_ip, 0))
+    closed = probe.getsockname()[1]
+    probe.close()
+    port = int(sut.agent.request("udp_bind", port=5006)["port"])
+    sut.agent.request("udp_send", port=port, ip=wire.addr.tools_ip, dst_port=closed, size=8)
+    deadline = time.monotonic() + 3.0
+    errors: list[dict[str, Any]] = []
+    while not errors and time.monotonic() < deadline:
+        time.sleep(0.1)
+        errors = recv(sut, port)["errors"]
+    assert errors == [{"dst": wire.addr.tools_ip, "dst_port": closed, "why": "port_unreachable"}]
+
+
 @pytest.mark.requires("udp-send-errors")
 @pytest.mark.rfc(1122, "4.1.4", "MUST")
 def test_a_datagram_that_cannot_be_delivered_is_reported(sut, wire):

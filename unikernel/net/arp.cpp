@@ -312,12 +312,12 @@ SendResult Arp::enqueue_or_send(Ipv4Address next_hop, PacketPtr datagram, std::u
 }
 
 void Arp::tick(std::uint64_t now) {
-  expire(now);
+  run_timers(now);
   flush_drops();
   probe_tick(now);
 }
 
-void Arp::expire(std::uint64_t now) {
+void Arp::run_timers(std::uint64_t now) {
   if (announcements_left_ > 0 && now >= next_announcement_ms_) {
     send_announcement();
     --announcements_left_;

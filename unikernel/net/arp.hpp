@@ -134,7 +134,7 @@ class Arp {
   void flush_drops();
   SendResult enqueue_or_send(Ipv4Address next_hop, PacketPtr datagram, std::uint64_t now);
   void receive(PacketPtr packet, const FrameInfo& info, std::uint64_t now);
-  void expire(std::uint64_t now);
+  void run_timers(std::uint64_t now);  // announcements, retries, expiry
   void probe_input(const arp::Packet& p);
   void probe_tick(std::uint64_t now);
   std::uint64_t random(std::uint64_t n) { return random_ && n ? random_(n) : 0; }

@@ -70,6 +70,7 @@ struct Counters {
   std::uint64_t icmp_rx_echo_requests = 0;
   std::uint64_t icmp_rx_echo_replies = 0;
   std::uint64_t icmp_rx_errors = 0;
+  std::uint64_t icmp_rx_drop_bad_quote = 0;
   std::uint64_t icmp_rx_other = 0;
   std::uint64_t icmp_rx_drop_truncated = 0;
   std::uint64_t icmp_rx_drop_bad_checksum = 0;
@@ -87,6 +88,7 @@ struct Counters {
   std::uint64_t udp_rx_drop_bad_length = 0;
   std::uint64_t udp_rx_drop_bad_checksum = 0;
   std::uint64_t udp_rx_drop_no_port = 0;
+  std::uint64_t udp_rx_icmp_errors = 0;
   std::uint64_t udp_tx_datagrams = 0;
   std::uint64_t udp_tx_failed = 0;
   std::uint64_t udp_tx_dropped_later = 0;

@@ -327,6 +327,7 @@ void Dhcp::send(dhcp::MessageType type, std::uint64_t now) {
       break;
     case dhcp::MessageType::decline:
       ++stats_.declines;
+      m.secs = 0;  // RFC 2131 table 5
       m.requested_ip = offered_;
       m.server_id = server_;
       break;

@@ -34,6 +34,35 @@ namespace rz::net {
 Icmp::Icmp(Ipv4& ipv4, const Config& config, Counters& counters)
     : ipv4_(ipv4), config_(config), counters_(counters) {}
 
+bool Icmp::set_error_handler(std::uint8_t protocol, ErrorHandler handler) {
+  for (auto& e : error_handlers_) {
+    if (e.handler && e.protocol != protocol) continue;
+    e.protocol = protocol;
+    e.handler = std::move(handler);
+    return true;
+  }
+  return false;
+}
+
+void Icmp::error_input(std::span<const std::uint8_t> msg, std::uint64_t now) {
+  // RFC 792: the quote is the offending datagram's IP header and at least
+  // its first 8 bytes of data; it must be one of ours (RFC 5927 4.1: check
+  // what can be checked before believing an error).
+  auto quote = msg.subspan(icmp::header_size);
+  if (quote.size() < ipv4::min_header_size || (quote[0] >> 4) != 4) {
+    ++counters_.icmp_rx_drop_bad_quote;
+    return;
+  }
+  std::size_t ihl = std::size_t(quote[0] & 0x0f) * 4;
+  if (ihl < ipv4::min_header_size || quote.size() < ihl + 8 ||
+      Ipv4Address{load32(quote.data() + 12)} != config_.address) {
+    ++counters_.icmp_rx_drop_bad_quote;
+    return;
+  }
+  for (auto& e : error_handlers_) {
+    if (e.handler && e.protocol == quote[9]) return e.handler(msg[0], msg[1], quote, now);
+  }
+}
 void Icmp::input(const Ipv4Input& in, PacketPtr packet, std::uint64_t now) {
   ++counters_.icmp_rx_messages;
   auto msg = in.payload;
@@ -61,9 +90,12 @@ void Icmp::input(const Ipv4Input& in, PacketPtr packet, std::uint64_t now) {
       return;
     case icmp::type_dest_unreachable:
     case icmp::type_source_quench:
-    case icmp::type_redirect:
     case icmp::type_time_exceeded:
     case icmp::type_parameter_problem:
+      ++counters_.icmp_rx_errors;
+      return error_input(msg, now);
+    case icmp::type_redirect:
+      // A host with one interface and one gateway has nothing to redirect.
       ++counters_.icmp_rx_errors;
       return;
     default:

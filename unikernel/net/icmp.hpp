@@ -9,6 +9,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 
 #include "net/addresses.hpp"
@@ -54,7 +55,17 @@ class Icmp {
     bool ip_broadcast = false;  // sent to a broadcast or multicast address
   };
 
+  // An ICMP error about a datagram we sent: its type, code, and the quoted
+  // datagram (its IP header and at least 8 bytes of its data).
+  using ErrorHandler = std::function<void(std::uint8_t type, std::uint8_t code,
+                                          std::span<const std::uint8_t> quote, std::uint64_t now)>;
+  static constexpr std::size_t max_error_handlers = 4;
+
   Icmp(Ipv4& ipv4, const Config& config, Counters& counters);
+
+  // Where errors about datagrams of `protocol` go (RFC 1122 3.2.2, 4.1.3.3:
+  // the transport passes them to the application). False when full.
+  bool set_error_handler(std::uint8_t protocol, ErrorHandler handler);
 
   // The protocol handler (registered for protocol 1).
   void input(const Ipv4Input& in, PacketPtr packet, std::uint64_t now);
@@ -65,6 +76,7 @@ class Icmp {
  private:
   bool allow(Ipv4Address dst, std::uint64_t now);
   void echo_reply(const Ipv4Input& in, PacketPtr packet, std::uint64_t now);
+  void error_input(std::span<const std::uint8_t> msg, std::uint64_t now);
 
   Ipv4& ipv4_;
   const Config& config_;
@@ -76,6 +88,11 @@ class Icmp {
     bool used = false;
   };
   std::array<Bucket, ratelimit_peers> buckets_;
+  struct ErrorEntry {
+    std::uint8_t protocol = 0;
+    ErrorHandler handler;
+  };
+  std::array<ErrorEntry, max_error_handlers> error_handlers_;
   std::array<std::uint8_t, icmp::max_error_datagram> scratch_{};
 };
 

@@ -356,6 +356,16 @@ const char* to_string(SendResult r) {
       return "closed";
     case SendResult::bad_address:
       return "bad_address";
+    case SendResult::port_unreachable:
+      return "port_unreachable";
+    case SendResult::unreachable:
+      return "unreachable";
+    case SendResult::time_exceeded:
+      return "time_exceeded";
+    case SendResult::parameter_problem:
+      return "parameter_problem";
+    case SendResult::source_quench:
+      return "source_quench";
   }
   return "?";
 }

@@ -87,6 +87,13 @@ enum class SendResult : std::uint8_t {
   device_full,  // the device's transmit queue is full
   closed,       // the socket is closed
   bad_address,  // destination 0.0.0.0 or port 0
+  // Reported later, by an ICMP error about a datagram that went out
+  // (RFC 1122 4.1.3.3):
+  port_unreachable,   // destination unreachable, port unreachable
+  unreachable,        // destination unreachable, any other code
+  time_exceeded,      // TTL or reassembly time exceeded on the way
+  parameter_problem,  // a router or the destination found the header bad
+  source_quench,      // (deprecated by RFC 6633; passed on all the same)
 };
 const char* to_string(SendResult r);
 inline bool ok(SendResult r) {

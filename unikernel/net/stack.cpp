@@ -171,6 +171,10 @@ StackCore::StackCore(Nic& nic, const Config& config)
       [this](const Packet& datagram, SendResult why) { udp_.dropped(datagram.bytes(), why); });
   arp_.set_random([this](std::uint64_t n) { return random(n); });
   udp_.set_after_send([this] { poke(); });
+  icmp_.set_error_handler(
+      ipv4::proto_udp,
+      [this](std::uint8_t type, std::uint8_t code, std::span<const std::uint8_t> quote,
+             std::uint64_t) { udp_.icmp_error(type, code, quote); });
   udp_.set_random([this](std::uint64_t n) { return random(n); });
   if (config_.dhcp) {
     Dhcp::Hooks hooks;

@@ -217,6 +217,39 @@ void Udp::input(const Ipv4Input& in, PacketPtr packet, std::uint64_t now) {
   if (s->receive_) s->receive_(d);
 }
 
+void Udp::icmp_error(std::uint8_t type, std::uint8_t code, std::span<const std::uint8_t> quote) {
+  // The quote is checked by the ICMP layer: an IP header from our address
+  // and 8 bytes of UDP header at least.
+  ++counters_.udp_rx_icmp_errors;
+  SendResult why = SendResult::unreachable;
+  switch (type) {
+    case icmp::type_dest_unreachable:
+      why = code == icmp::code_port_unreachable ? SendResult::port_unreachable
+                                                : SendResult::unreachable;
+      break;
+    case icmp::type_time_exceeded:
+      why = SendResult::time_exceeded;
+      break;
+    case icmp::type_parameter_problem:
+      why = SendResult::parameter_problem;
+      break;
+    case icmp::type_source_quench:
+      why = SendResult::source_quench;
+      break;
+    default:
+      break;
+  }
+  std::size_t ihl = std::size_t(quote[0] & 0x0f) * 4;
+  if ((load16(quote.data() + 6) & 0x1fff) != 0) return;  // a later fragment: no ports
+  Ipv4Address dst{load32(quote.data() + 16)};
+  std::uint16_t src_port = load16(quote.data() + ihl);
+  std::uint16_t dst_port = load16(quote.data() + ihl + 2);
+  UdpSocket* s = find(src_port);
+  if (!s) return;
+  ++s->stats_.tx_failed;
+  if (s->error_) s->error_(dst, dst_port, why);
+}
+
 void Udp::dropped(std::span<const std::uint8_t> ip, SendResult why) {
   // Only the first fragment has the ports.
   if (ip.size() < ipv4::min_header_size) return;

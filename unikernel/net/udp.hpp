@@ -75,9 +75,11 @@ class Udp;
 class UdpSocket {
  public:
   using Receive = std::function<void(const UdpDatagram&)>;
-  // A datagram that was queued for ARP and then dropped: its destination,
-  // and why (SendResult::no_route when ARP got no answer, ::no_buffer when
-  // the queue overflowed).
+  // A datagram that did not arrive: its destination, and why. Dropped after
+  // it was queued for ARP: SendResult::no_route (no answer), ::no_buffer
+  // (the queue overflowed), ::device_full. An ICMP error about it (RFC 1122
+  // 4.1.3.3): ::port_unreachable, ::unreachable, ::time_exceeded,
+  // ::parameter_problem, ::source_quench.
   using Error = std::function<void(Ipv4Address dst, std::uint16_t dst_port, SendResult why)>;
 
   std::uint16_t port() const { return port_; }
@@ -129,6 +131,8 @@ class Udp {
   void input(const Ipv4Input& in, PacketPtr packet, std::uint64_t now);
   // A datagram the ARP layer dropped after queueing it (see Arp::set_drop_hook).
   void dropped(std::span<const std::uint8_t> ip_datagram, SendResult why);
+  // An ICMP error about a datagram we sent (see Icmp::set_error_handler).
+  void icmp_error(std::uint8_t type, std::uint8_t code, std::span<const std::uint8_t> quote);
 
  private:
   friend class UdpSocket;

@@ -303,3 +303,62 @@ TEST_CASE("udp: ephemeral ports are picked at random (RFC 6056 3.3.1)") {
 }
 
 }  // namespace rz::net::test
+
+namespace rz::net::test {
+
+TEST_CASE("udp: RFC 1122 4.1.3.3 - ICMP errors about a datagram reach its socket") {
+  Net net;
+  net.learn();
+  UdpSocket* s = net.stack.udp_bind(5353);
+  std::vector<std::pair<std::uint16_t, SendResult>> errors;
+  s->on_error([&](Ipv4Address dst, std::uint16_t port, SendResult why) {
+    CHECK(dst == peer_ip);
+    errors.push_back({port, why});
+  });
+  REQUIRE(s->send_to(peer_ip, 9, pattern(30), net.now) == SendResult::sent);
+  auto out = net.take();
+  REQUIRE(out.size() == 1);
+  // The offending datagram as it left: IP header and (at least) 8 bytes.
+  Bytes sent(out[0].raw.begin() + 14, out[0].raw.end());
+  Bytes quote(sent.begin(), sent.begin() + 28);
+  IpFields f;
+  net.inject_ip(f, icmp_msg(3, 3, 0, quote));   // port unreachable
+  net.inject_ip(f, icmp_msg(11, 0, 0, sent));   // TTL exceeded, the whole datagram
+  net.inject_ip(f, icmp_msg(3, 1, 0, quote));   // host unreachable
+  net.inject_ip(f, icmp_msg(12, 0, 0, quote));  // parameter problem
+  REQUIRE(errors.size() == 4);
+  CHECK(errors[0] == std::pair{std::uint16_t(9), SendResult::port_unreachable});
+  CHECK(errors[1].second == SendResult::time_exceeded);
+  CHECK(errors[2].second == SendResult::unreachable);
+  CHECK(errors[3].second == SendResult::parameter_problem);
+  CHECK(net.counter("udp.rx.icmp_errors") == 4);
+  CHECK(net.take().empty());  // never an error about an error
+}
+
+TEST_CASE("udp: ICMP errors that cannot be about our datagrams are dropped") {
+  Net net;
+  UdpSocket* s = net.stack.udp_bind(5353);
+  int errors = 0;
+  s->on_error([&](Ipv4Address, std::uint16_t, SendResult) { ++errors; });
+  IpFields theirs = udp_ip();
+  theirs.src = Ipv4Address{0x0a000007};  // not our address
+  theirs.dst = peer_ip;
+  Bytes forged = ip_datagram(theirs, udp_datagram(5353, 9, pattern(4)));
+  net.inject_ip(IpFields{}, icmp_msg(3, 3, 0, forged));
+  Bytes ours = ip_datagram(
+      [] {
+        IpFields g;
+        g.proto = 17;
+        g.src = our_ip;
+        g.dst = peer_ip;
+        return g;
+      }(),
+      udp_datagram(5353, 9, pattern(4), our_ip, peer_ip));
+  net.inject_ip(IpFields{}, icmp_msg(3, 3, 0, Bytes(ours.begin(), ours.begin() + 24)));  // short
+  CHECK(errors == 0);
+  CHECK(net.counter("icmp.rx.drop.bad_quote") == 2);
+  net.inject_ip(IpFields{}, icmp_msg(3, 3, 0, ours));
+  CHECK(errors == 1);
+}
+
+}  // namespace rz::net::test
