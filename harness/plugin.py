@@ -16,6 +16,10 @@ Fixtures a suite uses:
 - ``sut``: a fresh instance of the target attached to the wire and started,
   its agent answering: ``.ip``, ``.mac``, ``.agent``, ``.link``, ``.target``,
   ``.tunables``. Requesting it implies ``peer``.
+- ``impaired``: a Linux stack of its own (10.33.0.3) that reaches ``sut``
+  only through the impairment forwarder (ringzero.net.impair.ImpairedPath):
+  ``.ip``, ``.socket(...)``, ``.set_rules(...)``, ``.counters()``; rules
+  start empty, the seed is derived from the test's node id.
 
 Markers: ``rfc(number, section, level)`` names what a conformance test
 checks; ``requires(capability, ...)`` skips a test on targets without them;
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import os
 import re
+import zlib
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -38,6 +43,7 @@ from .build import Image, build
 from .hypervisor.accel import resolve
 from .hypervisor.base import BACKENDS, Accel
 from .net import netns
+from .net.impair import ImpairedPath
 from .net.instances import TargetInstance, create_instance
 from .net.peer import Peer
 from .net.wire import Wire
@@ -47,6 +53,7 @@ from .targets import Target, TargetError, load
 from .vm import Vm
 
 LEVELS = ("MUST", "SHOULD", "MAY")
+TCP_REQ_ID = re.compile(r"(MUST|SHLD|MAY)-[0-9]+[a-z]?")
 RUN_ID_ENV = "RINGZERO_RUN_ID"
 VMS_KEY = pytest.StashKey[list[Vm]]()
 TARGET_KEY = pytest.StashKey[Target]()
@@ -88,6 +95,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "requires(*capabilities): skip unless the target has these capabilities"
     )
     config.addinivalue_line(
+        "markers",
+        "tcp_req(*ids): the RFC 9293 Appendix B requirements a test checks ('MUST-7', 'SHLD-2')",
+    )
+    config.addinivalue_line(
         "markers", "boot_args(*words): key=value words for a unikernel target's command line"
     )
     try:
@@ -125,6 +136,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         for mark in item.iter_markers("rfc"):
             _check_rfc_marker(item, mark)
+        for mark in item.iter_markers("tcp_req"):
+            _check_tcp_req_marker(item, mark)
         needed = {cap for mark in item.iter_markers("requires") for cap in mark.args}
         missing = sorted(needed - target.capabilities)
         if missing:
@@ -144,6 +157,14 @@ def _check_rfc_marker(item: pytest.Item, mark: pytest.Mark) -> None:
         raise pytest.UsageError(
             f"{item.nodeid}: use @pytest.mark.rfc(<number>, '<section>', 'MUST|SHOULD|MAY'), "
             f"not rfc{args!r}"
+        )
+
+
+def _check_tcp_req_marker(item: pytest.Item, mark: pytest.Mark) -> None:
+    if not mark.args or not all(isinstance(a, str) and TCP_REQ_ID.fullmatch(a) for a in mark.args):
+        raise pytest.UsageError(
+            f"{item.nodeid}: use @pytest.mark.tcp_req('MUST-<n>' | 'SHLD-<n>' | 'MAY-<n>', ...), "
+            f"not tcp_req{mark.args!r}"
         )
 
 
@@ -304,6 +325,15 @@ def sut(
             pytest.fail(trouble, pytrace=False)
     finally:
         instance.stop()
+
+
+@pytest.fixture
+def impaired(
+    request: pytest.FixtureRequest, sut: TargetInstance, wire: Wire, run: Run
+) -> Iterator[ImpairedPath]:
+    seed = zlib.crc32(request.node.nodeid.encode())
+    with ImpairedPath(run, wire, sut.link, seed=seed) as path:
+        yield path
 
 
 @pytest.hookimpl(wrapper=True)

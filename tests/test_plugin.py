@@ -40,13 +40,13 @@ def test_requires_skips_tests_the_target_cannot_run(pytester):
         def test_kernel(): pass
 
         @pytest.mark.rfc(826, "Packet Reception", "MUST")
-        @pytest.mark.requires("tcp")
-        def test_tcp(): pass
+        @pytest.mark.requires("sctp")
+        def test_sctp(): pass
         """
     )
     result = pytester.runpytest_subprocess("-rs")
     result.assert_outcomes(passed=1, skipped=1)
-    result.stdout.fnmatch_lines(["*not applicable to target ringzero: needs tcp*"])
+    result.stdout.fnmatch_lines(["*not applicable to target ringzero: needs sctp*"])
 
 
 def test_deviations_run_as_strict_xfail(pytester):

@@ -51,6 +51,7 @@ RCVBUF = 32 << 20
 SNDBUF = 4 << 20
 MAX_FRAME = 65536 + 64
 TIMESPEC = struct.Struct("@qq")
+IDLE_POLL_MS = 20
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,9 @@ class Peer:
         cmsg_size = socket.CMSG_SPACE(TIMESPEC.size)
         try:
             while True:
-                events = poller.poll()
+                # A timeout, so that a quiet link still counts as drained up to
+                # now (_sync need not wait out its timeout after silence).
+                events = poller.poll(IDLE_POLL_MS)
                 if any(fd == self._wake_r for fd, _ in events):
                     self._drain(rx, cmsg_size)
                     return

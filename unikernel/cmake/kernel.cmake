@@ -86,6 +86,10 @@ set(RINGZERO_NET_CORE_SOURCES
   net/ipv4_reassembly.cpp
   net/icmp.cpp
   net/udp.cpp
+  net/tcp_segment.cpp
+  net/tcp_isn.cpp
+  net/tcp_buffer.cpp
+  net/tcp.cpp
   net/dhcp.cpp
   net/dns.cpp
   net/dns_server.cpp

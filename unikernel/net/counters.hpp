@@ -110,6 +110,48 @@ struct Counters {
   std::uint64_t dhcp_naks = 0;
   std::uint64_t dhcp_fallbacks = 0;
   std::uint64_t dhcp_lease_expired = 0;
+  // TCP (RFC 9293)
+  std::uint64_t tcp_rx_segments = 0;
+  std::uint64_t tcp_rx_drop_truncated = 0;
+  std::uint64_t tcp_rx_drop_bad_offset = 0;
+  std::uint64_t tcp_rx_drop_bad_checksum = 0;
+  std::uint64_t tcp_rx_drop_bad_address = 0;
+  std::uint64_t tcp_rx_bad_options = 0;
+  std::uint64_t tcp_rx_no_connection = 0;
+  std::uint64_t tcp_rx_drop_unacceptable = 0;
+  std::uint64_t tcp_rx_drop_paws = 0;
+  std::uint64_t tcp_rx_drop_bad_ack = 0;
+  std::uint64_t tcp_rx_drop_no_ack = 0;
+  std::uint64_t tcp_rx_drop_ooo_full = 0;
+  std::uint64_t tcp_rx_out_of_order = 0;
+  std::uint64_t tcp_rx_resets = 0;
+  std::uint64_t tcp_rx_rst_challenged = 0;
+  std::uint64_t tcp_rx_syn_challenged = 0;
+  std::uint64_t tcp_rx_urgent = 0;
+  std::uint64_t tcp_rx_icmp_errors = 0;
+  std::uint64_t tcp_rx_icmp_soft = 0;
+  std::uint64_t tcp_rx_icmp_ignored = 0;
+  std::uint64_t tcp_tx_segments = 0;
+  std::uint64_t tcp_tx_retransmits = 0;
+  std::uint64_t tcp_tx_resets = 0;
+  std::uint64_t tcp_tx_failed = 0;
+  std::uint64_t tcp_tx_drop_no_buffer = 0;
+  std::uint64_t tcp_active_opens = 0;
+  std::uint64_t tcp_passive_opens = 0;
+  std::uint64_t tcp_established = 0;
+  std::uint64_t tcp_listen_drops = 0;
+  std::uint64_t tcp_syncookies_sent = 0;
+  std::uint64_t tcp_syncookies_ok = 0;
+  std::uint64_t tcp_syncookies_failed = 0;
+  std::uint64_t tcp_challenge_acks = 0;
+  std::uint64_t tcp_challenge_acks_limited = 0;
+  std::uint64_t tcp_fast_retransmits = 0;
+  std::uint64_t tcp_timeouts = 0;
+  std::uint64_t tcp_gave_up = 0;
+  std::uint64_t tcp_window_probes = 0;
+  std::uint64_t tcp_keepalives = 0;
+  std::uint64_t tcp_delayed_acks = 0;
+  std::uint64_t tcp_time_wait_reused = 0;
 };
 
 struct CounterName {

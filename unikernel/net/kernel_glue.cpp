@@ -4,6 +4,7 @@
 #include <chrono>
 #include <ringzero/net.hpp>
 #include <ringzero/os.hpp>
+#include <ringzero/tcp.hpp>
 #include <ringzero/timer.hpp>
 
 #include "arch/x86_64/clock.hpp"
@@ -61,6 +62,7 @@ void init(Nic& nic, std::string_view cmdline) {
   the_stack = new StackCore(nic, config);
   nic.set_receive_handler([](PacketPtr frame) { the_stack->input(std::move(frame), now_ms()); });
   the_stack->set_wakeup(arm);
+  the_stack->tcp().set_clock(now_ms);
   the_stack->start(now_ms());
   std::string address = config.address.to_string();
   std::string gateway = config.gateway.to_string();
@@ -87,6 +89,18 @@ void on_configured(std::function<void()> f) {
 std::optional<DnsResolver::Error> resolve(std::string_view name, DnsResolver::Callback done) {
   if (!the_stack) return DnsResolver::Error::unreachable;
   return the_stack->resolve(name, now_ms(), std::move(done));
+}
+
+bool tcp_listen(std::uint16_t port, Tcp::Accept on_accept, std::size_t backlog) {
+  return the_stack && the_stack->tcp().listen(port, std::move(on_accept), backlog);
+}
+
+void tcp_unlisten(std::uint16_t port) {
+  if (the_stack) the_stack->tcp().unlisten(port);
+}
+
+TcpConnection::Ptr tcp_connect(Ipv4Address dst, std::uint16_t port, std::uint16_t local_port) {
+  return the_stack ? the_stack->tcp().connect(dst, port, local_port) : nullptr;
 }
 
 StackCore* stack_core() {

@@ -32,6 +32,57 @@ void complain(std::string_view key, std::string_view value, std::string_view wan
   log_line(line);
 }
 
+// tcp_<name>=value: where it goes, its range (the value as written), and
+// the factor to the field's unit.
+struct TcpTunable {
+  std::string_view name;
+  std::uint32_t TcpConfig::*field;
+  std::uint32_t min, max, scale;
+  std::string_view want;
+};
+constexpr TcpTunable tcp_tunables[] = {
+    {"tcp_rcvbuf", &TcpConfig::rcvbuf, 4096, 16 << 20, 1, "bytes, 4096 to 16777216"},
+    {"tcp_sndbuf", &TcpConfig::sndbuf, 4096, 16 << 20, 1, "bytes, 4096 to 16777216"},
+    {"tcp_msl", &TcpConfig::msl_ms, 0, 3600, 1000, "seconds, 0 to 3600"},
+    {"tcp_rto_min", &TcpConfig::rto_min_ms, 10, 60'000, 1, "milliseconds, 10 to 60000"},
+    {"tcp_rto_max", &TcpConfig::rto_max_ms, 1000, 600'000, 1, "milliseconds, 1000 to 600000"},
+    {"tcp_rto_initial", &TcpConfig::rto_initial_ms, 100, 60'000, 1, "milliseconds, 100 to 60000"},
+    {"tcp_delack", &TcpConfig::delack_ms, 1, 500, 1, "milliseconds, 1 to 500"},
+    {"tcp_syn_retries", &TcpConfig::syn_retries, 1, 20, 1, "1 to 20"},
+    {"tcp_retries", &TcpConfig::retries, 1, 30, 1, "1 to 30"},
+    {"tcp_syn_backlog", &TcpConfig::syn_backlog, 1, 65'535, 1, "1 to 65535"},
+    {"tcp_max_connections", &TcpConfig::max_connections, 1, 65'535, 1, "1 to 65535"},
+    {"tcp_challenge_ack_limit", &TcpConfig::challenge_ack_limit, 1, 1'000'000, 1,
+     "per second, 1 to 1000000"},
+};
+constexpr std::pair<std::string_view, bool TcpConfig::*> tcp_switches[] = {
+    {"tcp_timestamps", &TcpConfig::timestamps},
+    {"tcp_window_scaling", &TcpConfig::window_scaling},
+    {"tcp_syncookies", &TcpConfig::syncookies},
+};
+
+// A tcp_* word; false when the key is not one.
+bool tcp_tunable(TcpConfig& c, std::string_view key, std::string_view value) {
+  for (const auto& t : tcp_tunables) {
+    if (t.name != key) continue;
+    auto n = parse_number(value, t.max);
+    if (!n || *n < t.min)
+      complain(key, value, t.want);
+    else
+      c.*t.field = *n * t.scale;
+    return true;
+  }
+  for (const auto& [name, field] : tcp_switches) {
+    if (name != key) continue;
+    if (value == "0" || value == "1")
+      c.*field = value == "1";
+    else
+      complain(key, value, "0 or 1");
+    return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 void set_log_sink(LogSink sink) {
@@ -130,6 +181,8 @@ Config Config::from_cmdline(std::string_view cmdline, MacAddress nic_mac) {
         continue;
       }
       c.dhcp_delay_ms = *n * 1000;
+    } else if (tcp_tunable(c.tcp, key, value)) {
+      continue;
     } else if (key == "arp_probes") {
       auto n = parse_number(value, 10);
       if (!n) {
@@ -150,6 +203,7 @@ StackCore::StackCore(Nic& nic, const Config& config)
       ipv4_(arp_, nic, config_, counters_),
       icmp_(ipv4_, config_, counters_),
       udp_(ipv4_, icmp_, counters_),
+      tcp_(ipv4_, config_, counters_),
       random_state_(config.seed ^ (std::uint64_t(config.mac.bytes[2]) << 24 |
                                    std::uint64_t(config.mac.bytes[3]) << 16 |
                                    std::uint64_t(config.mac.bytes[4]) << 8 | config.mac.bytes[5])) {
@@ -176,6 +230,17 @@ StackCore::StackCore(Nic& nic, const Config& config)
       [this](std::uint8_t type, std::uint8_t code, std::span<const std::uint8_t> quote,
              std::uint64_t) { udp_.icmp_error(type, code, quote); });
   udp_.set_random([this](std::uint64_t n) { return random(n); });
+  ipv4_.register_protocol(ipv4::proto_tcp,
+                          [this](const Ipv4Input& in, PacketPtr p, std::uint64_t now) {
+                            tcp_.input(in, std::move(p), now);
+                          });
+  icmp_.set_error_handler(
+      ipv4::proto_tcp,
+      [this](std::uint8_t type, std::uint8_t code, std::span<const std::uint8_t> quote,
+             std::uint64_t now) { tcp_.icmp_error(type, code, quote, now); });
+  tcp_.set_random([this](std::uint64_t n) { return random(n); });
+  tcp_.set_clock([this] { return now_ms_; });
+  tcp_.set_after_send([this] { poke(); });
   if (config_.dhcp) {
     Dhcp::Hooks hooks;
     hooks.configure = [this](Ipv4Address a, std::uint8_t prefix, Ipv4Address gw) {
@@ -242,10 +307,10 @@ bool StackCore::needs_tick() const {
 }
 
 std::uint64_t StackCore::next_due(std::uint64_t now_ms) const {
-  if (needs_tick()) return now_ms + tick_ms;
-  std::uint64_t due = dhcp_ ? dhcp_->next_deadline() : ~0ull;
+  std::uint64_t due = needs_tick() ? now_ms + tick_ms : ~0ull;
+  if (dhcp_) due = std::min(due, dhcp_->next_deadline());
   if (resolver_) due = std::min(due, resolver_->next_deadline());
-  return due;
+  return std::min(due, tcp_.next_due());
 }
 
 std::optional<DnsResolver::Error> StackCore::resolve(std::string_view name, std::uint64_t now_ms,
@@ -270,6 +335,7 @@ void StackCore::tick(std::uint64_t now_ms) {
   ipv4_.tick(now_ms);
   if (dhcp_) dhcp_->tick(now_ms);
   if (resolver_) resolver_->tick(now_ms);
+  tcp_.tick(now_ms);
 }
 
 void StackCore::for_each_counter(

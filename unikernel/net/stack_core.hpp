@@ -5,7 +5,7 @@
 //
 // Layers, bottom up, each owning its file pair: Ethernet (ethernet.hpp),
 // Arp (arp.hpp), Ipv4 (ipv4.hpp, with the Reassembler of
-// ipv4_reassembly.hpp), Icmp (icmp.hpp), Udp (udp.hpp); the DHCP client
+// ipv4_reassembly.hpp), Icmp (icmp.hpp), Udp (udp.hpp), Tcp (tcp.hpp); the DHCP client
 // (dhcp.hpp) when the address comes from DHCP. Counters in counters.hpp.
 //
 // For the layers to come (TCP):
@@ -30,6 +30,7 @@
 #include "net/ipv4.hpp"
 #include "net/nic.hpp"
 #include "net/stack.hpp"
+#include "net/tcp.hpp"
 #include "net/udp.hpp"
 
 namespace rz::net {
@@ -88,6 +89,9 @@ class StackCore final : public Stack {
   // followed by poke() when made outside input()/tick() (the kernel's
   // udp_send helpers do that).
   UdpSocket* udp_bind(std::uint16_t port) { return udp_.bind(port); }
+  // TCP (see Tcp): the layer's clock is the stack's latest time unless the
+  // driver sets one (the kernel glue sets the real clock).
+  Tcp& tcp() { return tcp_; }
   // Applies an address (0.0.0.0 takes it away), prefix and gateway; a new
   // address is announced (RFC 5227 2.3) and wakes on_configured waiters.
   void configure(Ipv4Address address, std::uint8_t prefix, Ipv4Address gateway,
@@ -137,6 +141,7 @@ class StackCore final : public Stack {
   Ipv4 ipv4_;
   Icmp icmp_;
   Udp udp_;
+  Tcp tcp_;
   std::unique_ptr<Dhcp> dhcp_;
   std::unique_ptr<DnsResolver> resolver_;
   std::uint64_t random_state_;

@@ -4,7 +4,8 @@
 // Commands: ping, config, stats, arp; UDP sockets: udp_bind {port, echo},
 // udp_send {port, ip, dst_port, hex | size+seed}, udp_recv {port},
 // udp_close {port}; dhcp (the client's state and lease); resolve {name}
-// (the stub resolver: the reply comes when the lookup ends).
+// (the stub resolver: the reply comes when the lookup ends); TCP: tcp_listen,
+// tcp_connect, tcp_send, tcp_recv, ... (tcp_agent.hpp).
 // Errors: {"id":..,"ok":false,"error":".."};
 // "id" echoes an integer id and is null when there is none (or the line was
 // not a valid request). Lines end in "\n" ("\r" is ignored, empty lines are
@@ -24,7 +25,9 @@
 #include "net/dns_server.hpp"
 #include "net/stack.hpp"
 #include "net/stack_core.hpp"
+#include "services/conformance/agent_util.hpp"
 #include "services/conformance/json.hpp"
+#include "services/conformance/tcp_agent.hpp"
 
 namespace {
 
@@ -137,47 +140,8 @@ struct AgentSocket {
 };
 std::map<std::uint16_t, AgentSocket> sockets;
 
-char hex_digit(unsigned v) {
-  return "0123456789abcdef"[v & 15];
-}
-
-std::string to_hex(std::span<const std::uint8_t> bytes) {
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (auto b : bytes) {
-    out += hex_digit(b >> 4);
-    out += hex_digit(b);
-  }
-  return out;
-}
-
-std::optional<std::vector<std::uint8_t>> from_hex(std::string_view text) {
-  if (text.size() % 2) return std::nullopt;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  std::vector<std::uint8_t> out(text.size() / 2);
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    int hi = nibble(text[2 * i]), lo = nibble(text[2 * i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
-  }
-  return out;
-}
-
-// A port from the request, or an error reply.
-std::optional<std::uint16_t> port_of(const rz::json::Object& r, std::string_view key,
-                                     std::string& why) {
-  auto p = r.integer(key);
-  if (!p || *p < 0 || *p > 65535) {
-    why = "bad request: \"" + std::string(key) + "\" must be a port number";
-    return std::nullopt;
-  }
-  return static_cast<std::uint16_t>(*p);
-}
+using rz::agent::port_of;
+using rz::agent::to_hex;
 
 bool udp_bind(const rz::json::Object& r, rz::json::Writer& w, std::string& why) {
   auto port = port_of(r, "port", why);
@@ -235,25 +199,9 @@ bool udp_send(const rz::json::Object& r, rz::json::Writer& w, std::string& why) 
   }
   auto dst_port = port_of(r, "dst_port", why);
   if (!dst_port) return false;
-  std::vector<std::uint8_t> data;
-  if (auto hex = r.string("hex")) {
-    auto bytes = from_hex(*hex);
-    if (!bytes) {
-      why = "bad request: \"hex\" must be pairs of hex digits";
-      return false;
-    }
-    data = std::move(*bytes);
-  } else if (auto size = r.integer("size")) {
-    if (*size < 0 || *size > 70'000) {
-      why = "bad request: \"size\" must be 0..70000";
-      return false;
-    }
-    // The suites' pattern (suites/netutil.py): byte i is (7 i + seed) mod 256.
-    auto seed = r.integer("seed").value_or(0);
-    data.resize(static_cast<std::size_t>(*size));
-    for (std::size_t i = 0; i < data.size(); ++i)
-      data[i] = static_cast<std::uint8_t>(static_cast<std::int64_t>(i) * 7 + seed);
-  }
+  auto payload = rz::agent::payload_of(r, 70'000, why);
+  if (!payload) return false;
+  std::vector<std::uint8_t> data = std::move(*payload);
   auto count = r.integer("count").value_or(1);
   if (count < 1 || count > 10'000) {
     why = "bad request: \"count\" must be 1..10000";
@@ -386,8 +334,8 @@ void handle(std::string_view text) {
   if (!request) return error_reply(nullptr, "bad request: " + why);
   auto cmd = request->string("cmd");
   if (!cmd) return error_reply(&*request, "bad request: no \"cmd\" string");
-  bool needs_stack =
-      *cmd == "config" || *cmd == "arp" || cmd->starts_with("udp_") || *cmd == "dhcp";
+  bool needs_stack = *cmd == "config" || *cmd == "arp" || cmd->starts_with("udp_") ||
+                     *cmd == "dhcp" || rz::agent::is_tcp_command(*cmd);
   if (needs_stack && !rz::net::stack()) return error_reply(&*request, "no network interface");
 
   rz::json::Writer w;
@@ -419,6 +367,9 @@ void handle(std::string_view text) {
                 : *cmd == "udp_recv" ? udp_recv(*request, w, why)
                                      : udp_close(*request, w, why);
     if (!done) return error_reply(&*request, why);
+  } else if (rz::agent::is_tcp_command(*cmd)) {
+    std::string why;
+    if (!rz::agent::tcp_command(*cmd, *request, w, why)) return error_reply(&*request, why);
   } else {
     return error_reply(&*request, "unknown command \"" + std::string(*cmd) + "\"");
   }

@@ -1,0 +1,450 @@
+// TCP between two stacks on a simulated link (one-way delay 1 ms, seeded
+// loss and reordering), and segment-level checks against one stack: the
+// handshake, transfers that must arrive byte for byte, RSTs, closing,
+// zero windows, SYN cookies, the header and option parsers.
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <random>
+
+#include "net/tcp_buffer.hpp"
+#include "net/tcp_isn.hpp"
+#include "net/tcp_segment.hpp"
+#include "net_fixture.hpp"
+
+namespace rz::net::test {
+namespace {
+
+constexpr MacAddress mac_a{{0x52, 0x54, 0x00, 0x00, 0x00, 0x0a}};
+constexpr MacAddress mac_b{{0x52, 0x54, 0x00, 0x00, 0x00, 0x0b}};
+constexpr Ipv4Address ip_a{0x0a000002};
+constexpr Ipv4Address ip_b{0x0a000005};
+
+Config config_for(std::string_view cmdline, MacAddress mac, std::uint64_t seed) {
+  Config c = Config::from_cmdline(cmdline, mac);
+  c.seed = seed;
+  return c;
+}
+
+// Two stacks and the wire between them.
+struct Link {
+  FakeNic nic_a{2048}, nic_b{2048};
+  StackCore a, b;
+  std::uint64_t now = 1000;
+  double loss = 0;     // probability a data-carrying frame is lost
+  double reorder = 0;  // probability a frame is held back one step
+  std::mt19937_64 rng{42};
+  struct InFlight {
+    Bytes frame;
+    bool to_b;
+    std::uint64_t at;
+  };
+  std::deque<InFlight> wire;
+  std::uint64_t dropped = 0;
+
+  explicit Link(std::string_view extra = "")
+      : a(nic_a, config_for("ip=10.0.0.2/24 " + std::string(extra), mac_a, 1)),
+        b(nic_b, config_for("ip=10.0.0.5/24 " + std::string(extra), mac_b, 2)) {
+    nic_a.mac_ = mac_a;
+    nic_b.mac_ = mac_b;
+    // The application's calls (connect, write) happen at the link's time.
+    a.tcp().set_clock([this] { return now; });
+    b.tcp().set_clock([this] { return now; });
+  }
+
+  void collect() {
+    std::uniform_real_distribution<double> u(0, 1);
+    for (int side = 0; side < 2; ++side) {
+      auto& sent = side == 0 ? nic_a.sent : nic_b.sent;
+      for (auto& f : sent) {
+        bool carries_data = f.size() > 14 + 20 + 20 + 12 + 1;
+        if (loss > 0 && carries_data && u(rng) < loss) {
+          ++dropped;
+          continue;
+        }
+        std::uint64_t at = now + 1 + (reorder > 0 && u(rng) < reorder ? 2 : 0);
+        wire.push_back({std::move(f), side == 0, at});
+      }
+      sent.clear();
+    }
+  }
+  // TCP_TRACE=1: every TCP segment delivered, on stderr.
+  void trace(const InFlight& f) {
+    static bool on = std::getenv("TCP_TRACE") != nullptr;
+    if (!on || f.frame.size() < 54 || get16(f.frame, 12) != 0x0800 || f.frame[23] != 6) return;
+    std::size_t t = 14 + (f.frame[14] & 15) * 4;
+    std::size_t len = get16(f.frame, 16) - (t - 14) - (f.frame[t + 12] >> 4) * 4;
+    std::fprintf(stderr, "%llu %s %u>%u seq=%u ack=%u fl=%02x win=%u len=%zu\n",
+                 (unsigned long long)now, f.to_b ? "a->b" : "b->a", get16(f.frame, t),
+                 get16(f.frame, t + 2), get32(f.frame, t + 4), get32(f.frame, t + 8),
+                 f.frame[t + 13], get16(f.frame, t + 14), len);
+  }
+  void deliver() {
+    for (auto it = wire.begin(); it != wire.end();) {
+      if (it->at > now) {
+        ++it;
+        continue;
+      }
+      trace(*it);
+      auto& nic = it->to_b ? nic_b : nic_a;
+      PacketPtr p = nic.pool().alloc();
+      REQUIRE(p);
+      REQUIRE(p->resize(it->frame.size()));
+      std::copy(it->frame.begin(), it->frame.end(), p->data());
+      (it->to_b ? b : a).input(std::move(p), now);
+      it = wire.erase(it);
+    }
+  }
+  // Runs the link in 1 ms steps for `ms`, or until `done` holds.
+  template <typename F>
+  bool run_until(std::uint64_t ms, F done) {
+    for (std::uint64_t end = now + ms; now < end; ++now) {
+      collect();
+      deliver();
+      if (a.next_due(now) <= now) a.tick(now);
+      if (b.next_due(now) <= now) b.tick(now);
+      collect();
+      if (done()) return true;
+    }
+    return done();
+  }
+  void run(std::uint64_t ms) {
+    run_until(ms, [] { return false; });
+  }
+  std::uint64_t counter(StackCore& s, std::string_view name) {
+    std::uint64_t value = ~0ull;
+    s.for_each_counter([&](std::string_view n, std::uint64_t v) {
+      if (n == name) value = v;
+    });
+    REQUIRE(value != ~0ull);
+    return value;
+  }
+};
+
+// An echo server on b's port 7 that reads as the send buffer allows.
+void echo_server(Link& l) {
+  REQUIRE(l.b.tcp().listen(7, [](TcpConnection::Ptr c) {
+    auto pump = [c] {
+      std::uint8_t buf[3000];
+      while (c->readable() && c->write_space()) {
+        std::size_t n = c->read({buf, std::min(sizeof buf, c->write_space())});
+        c->write({buf, n});
+      }
+      if (c->eof()) c->close();
+    };
+    c->on_readable(pump);
+    c->on_writable(pump);
+  }));
+}
+
+// A client on a that sends `data` and collects what comes back.
+struct Client {
+  TcpConnection::Ptr c;
+  Bytes data, got;
+  std::size_t offset = 0;
+  bool connected = false, closed = false;
+  TcpError error = TcpError::none;
+
+  void start(Link& l, Ipv4Address dst, std::uint16_t port, Bytes payload, bool half_close = true) {
+    data = std::move(payload);
+    c = l.a.tcp().connect(dst, port);
+    REQUIRE(c);
+    auto pump = [this, half_close] {
+      std::uint8_t buf[4096];
+      while (c->readable()) {
+        std::size_t n = c->read(buf);
+        got.insert(got.end(), buf, buf + n);
+      }
+      while (offset < data.size() && c->write_space()) {
+        std::size_t n = c->write({data.data() + offset, data.size() - offset});
+        offset += n;
+        if (!n) break;
+      }
+      if (half_close && offset == data.size()) c->shutdown();
+    };
+    c->on_connected([this, pump] {
+      connected = true;
+      pump();
+    });
+    c->on_readable(pump);
+    c->on_writable(pump);
+    c->on_closed([this](TcpError e) {
+      closed = true;
+      error = e;
+    });
+  }
+};
+
+}  // namespace
+
+TEST_CASE("tcp: segment parser validates offset and checksum, options are lenient") {
+  Bytes seg(20);
+  seg[12] = 0x50;
+  seg[13] = tcp::syn;
+  std::uint16_t c = tcp::checksum(seg, ip_a, ip_b);
+  seg[16] = static_cast<std::uint8_t>(c >> 8);
+  seg[17] = static_cast<std::uint8_t>(c);
+  tcp::Segment::Error why{};
+  CHECK(tcp::Segment::parse(seg, ip_a, ip_b, why));
+  seg[17] ^= 1;
+  CHECK_FALSE(tcp::Segment::parse(seg, ip_a, ip_b, why));
+  CHECK(why == tcp::Segment::Error::bad_checksum);
+  seg[12] = 0x40;  // data offset 16 bytes
+  CHECK_FALSE(tcp::Segment::parse(seg, ip_a, ip_b, why));
+  CHECK(why == tcp::Segment::Error::bad_offset);
+  CHECK_FALSE(tcp::Segment::parse(Bytes(19), ip_a, ip_b, why));
+  CHECK(why == tcp::Segment::Error::truncated);
+
+  // Options: unknown kinds skipped, a zero length ends the list as malformed.
+  Bytes opts{2, 4, 0x05, 0xb4, 99, 3, 0, 1, 3, 3, 7, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2};
+  auto o = tcp::Options::parse(opts);
+  CHECK(o.mss == 1460);
+  CHECK(o.wscale == 7);
+  CHECK(o.timestamps);
+  CHECK(o.ts_val == 1);
+  CHECK(o.ts_ecr == 2);
+  CHECK_FALSE(o.malformed);
+  Bytes bad{2, 4, 0x05, 0xb4, 30, 0, 3, 3, 7};
+  auto b = tcp::Options::parse(bad);
+  CHECK(b.malformed);
+  CHECK(b.mss == 1460);
+  CHECK_FALSE(b.wscale);
+  Bytes overlong{3, 3, 2, 8, 20, 1};
+  CHECK(tcp::Options::parse(overlong).malformed);
+}
+
+TEST_CASE("tcp: options round-trip through emit and parse") {
+  tcp::Options o;
+  o.mss = 1460;
+  o.wscale = 2;
+  o.timestamps = true;
+  o.ts_val = 0x11223344;
+  o.ts_ecr = 0x55667788;
+  std::uint8_t buf[40];
+  std::size_t n = o.emit(buf);
+  CHECK(n % 4 == 0);
+  auto back = tcp::Options::parse({buf, n});
+  CHECK(back.mss == 1460);
+  CHECK(back.wscale == 2);
+  CHECK(back.ts_val == 0x11223344);
+  CHECK(back.ts_ecr == 0x55667788);
+}
+
+TEST_CASE("tcp: sequence comparisons work across the wrap") {
+  CHECK(tcp::seq_lt(0xfffffff0u, 0x10));
+  CHECK(tcp::seq_gt(0x10, 0xfffffff0u));
+  CHECK(tcp::seq_in(0, 0xffffffffu, 5));
+  CHECK_FALSE(tcp::seq_in(5, 0xffffffffu, 5));
+}
+
+TEST_CASE("tcp: ISNs differ per 4-tuple, grow with the clock; cookies check out") {
+  tcp::IsnGenerator g(1, 2, 3, 4);
+  tcp::FourTuple t{ip_a, 80, ip_b, 40000};
+  tcp::FourTuple u{ip_a, 80, ip_b, 40001};
+  CHECK(g.isn(t, 0) != g.isn(u, 0));
+  CHECK(g.isn(t, 4000) - g.isn(t, 0) == 1000);
+  std::uint16_t mss = 0;
+  std::uint32_t cookie = g.cookie(t, 777, 1460, 5000, mss);
+  CHECK(mss == 1460);
+  CHECK(g.check_cookie(t, 778, cookie + 1, 5000) == 1460);
+  CHECK(g.check_cookie(t, 778, cookie + 1, 5000 + 64'000) == 1460);  // the previous period
+  CHECK_FALSE(g.check_cookie(t, 778, cookie + 1, 5000 + 2 * 64'000));
+  CHECK_FALSE(g.check_cookie(t, 779, cookie + 1, 5000));
+  CHECK_FALSE(g.check_cookie(u, 778, cookie + 1, 5000));
+  g.cookie(t, 777, 1000, 5000, mss);
+  CHECK(mss == 536);
+}
+
+TEST_CASE("tcp: the receive ring keeps out-of-order bytes in place") {
+  ByteRing r(64 * 1024);
+  OutOfOrder ooo;
+  Bytes d = pattern(10000);
+  // 3000..6000 first, then 0..3000, then 6000..10000.
+  r.write_at(3000, {d.data() + 3000, 3000});
+  CHECK(ooo.add(3000, 6000));
+  r.write_at(0, {d.data(), 3000});
+  r.commit(3000);
+  std::size_t joined = ooo.advance(3000);
+  CHECK(joined == 3000);
+  r.commit(joined);
+  CHECK(ooo.empty());
+  r.write_at(0, {d.data() + 6000, 4000});
+  r.commit(4000);
+  Bytes out(10000);
+  CHECK(r.peek(0, out) == 10000);
+  CHECK(out == d);
+  r.consume(9000);
+  CHECK(r.size() == 1000);
+}
+
+TEST_CASE("tcp: OutOfOrder merges touching and overlapping ranges") {
+  OutOfOrder o;
+  CHECK(o.add(10, 20));
+  CHECK(o.add(30, 40));
+  CHECK(o.ranges() == 2);
+  CHECK(o.add(20, 30));
+  CHECK(o.ranges() == 1);
+  CHECK(o.end() == 40);
+  CHECK(o.add(5, 12));
+  CHECK(o.advance(5) == 35);
+  CHECK(o.empty());
+}
+
+TEST_CASE("tcp: handshake, echo of 1 MB, orderly close on both sides") {
+  Link l;
+  echo_server(l);
+  Client cl;
+  cl.start(l, ip_b, 7, pattern(1 << 20, 3));
+  REQUIRE(l.run_until(60'000, [&] { return cl.got.size() == cl.data.size() && cl.closed; }));
+  CHECK(cl.connected);
+  CHECK(cl.got == cl.data);
+  CHECK(cl.error == TcpError::none);
+  CHECK(cl.c->state() == TcpState::time_wait);  // we closed first... or after the peer's FIN
+  CHECK(l.counter(l.a, "tcp.tx.retransmits") == 0);
+  auto s = cl.c->stats();
+  CHECK(s.timestamps);
+  CHECK(s.window_scaling);
+  CHECK(s.mss == 1448);
+}
+
+TEST_CASE("tcp: 1 MB through 3 % loss and reordering arrives whole") {
+  Link l;
+  l.loss = 0.03;
+  l.reorder = 0.05;
+  echo_server(l);
+  Client cl;
+  cl.start(l, ip_b, 7, pattern(1 << 20, 9));
+  REQUIRE(l.run_until(600'000, [&] { return cl.got.size() == cl.data.size() && cl.closed; }));
+  CHECK(cl.got == cl.data);
+  CHECK(l.dropped > 0);
+  CHECK(l.counter(l.a, "tcp.fast_retransmits") + l.counter(l.b, "tcp.fast_retransmits") > 0);
+  CHECK(l.counter(l.a, "tcp.tx.retransmits") > 0);
+}
+
+TEST_CASE("tcp: without timestamps and window scaling too") {
+  Link l("tcp_timestamps=0 tcp_window_scaling=0");
+  l.loss = 0.02;
+  echo_server(l);
+  Client cl;
+  cl.start(l, ip_b, 7, pattern(300'000, 1));
+  REQUIRE(l.run_until(600'000, [&] { return cl.got.size() == cl.data.size() && cl.closed; }));
+  CHECK(cl.got == cl.data);
+  auto s = cl.c->stats();
+  CHECK_FALSE(s.timestamps);
+  CHECK_FALSE(s.window_scaling);
+  CHECK(s.mss == 1460);
+  CHECK(s.srtt_ms <= 50);
+}
+
+TEST_CASE("tcp: a closed port refuses the connection with RST") {
+  Link l;
+  Client cl;
+  cl.start(l, ip_b, 4444, pattern(10));
+  CHECK(l.nic_a.sent.size() == 1);
+  CHECK(l.counter(l.a, "arp.tx.requests") == 1);
+  CHECK(l.counter(l.a, "eth.tx.frames") == 1);
+  REQUIRE(l.run_until(5000, [&] { return cl.closed; }));
+  CHECK(cl.error == TcpError::refused);
+  CHECK(l.counter(l.b, "tcp.tx.resets") == 1);
+  CHECK(l.a.tcp().connections() == 0);
+}
+
+TEST_CASE("tcp: abort sends RST and the peer sees reset") {
+  Link l;
+  TcpConnection::Ptr server;
+  TcpError server_error = TcpError::none;
+  bool server_closed = false;
+  REQUIRE(l.b.tcp().listen(80, [&](TcpConnection::Ptr c) {
+    server = c;
+    c->on_closed([&](TcpError e) {
+      server_closed = true;
+      server_error = e;
+    });
+  }));
+  Client cl;
+  cl.start(l, ip_b, 80, {}, false);
+  REQUIRE(l.run_until(5000, [&] { return server != nullptr && cl.connected; }));
+  cl.c->abort();
+  REQUIRE(l.run_until(1000, [&] { return server_closed; }));
+  CHECK(server_error == TcpError::reset);
+  CHECK(cl.c->error() == TcpError::aborted);
+  CHECK(server->state() == TcpState::closed);
+}
+
+TEST_CASE("tcp: a zero window is probed and the transfer resumes when the reader reads") {
+  Link l("tcp_rcvbuf=8192");
+  TcpConnection::Ptr server;
+  REQUIRE(l.b.tcp().listen(9, [&](TcpConnection::Ptr c) { server = c; }));
+  Client cl;
+  cl.start(l, ip_b, 9, pattern(100'000, 4));
+  REQUIRE(l.run_until(5000, [&] { return server && server->readable() == 8192; }));
+  // The window is shut; nothing more arrives, but probes keep coming.
+  l.run(20'000);
+  CHECK(server->readable() == 8192);
+  CHECK(server->stats().rcv_wnd == 0);
+  CHECK(l.counter(l.a, "tcp.window_probes") >= 3);
+  CHECK(cl.c->state() == TcpState::fin_wait_1);  // not given up
+  Bytes got;
+  std::uint8_t buf[4096];
+  REQUIRE(l.run_until(300'000, [&] {
+    while (server->readable()) {
+      std::size_t n = server->read(buf);
+      got.insert(got.end(), buf, buf + n);
+    }
+    return server->eof();
+  }));
+  CHECK(got == cl.data);
+}
+
+TEST_CASE("tcp: a full backlog answers with SYN cookies and the connection works") {
+  Link l("tcp_syn_backlog=1");
+  echo_server(l);
+  // Two clients at once: the second SYN finds the backlog full.
+  Client one, two;
+  one.start(l, ip_b, 7, pattern(5000, 1));
+  two.start(l, ip_b, 7, pattern(5000, 2));
+  REQUIRE(l.run_until(30'000, [&] { return one.closed && two.closed; }));
+  CHECK(l.now < 1000 + 500);  // no retransmission needed on either
+  CHECK(l.counter(l.a, "tcp.tx.retransmits") == 0);
+  CHECK(one.got == one.data);
+  CHECK(two.got == two.data);
+  CHECK(l.counter(l.b, "tcp.syncookies.sent") == 1);
+  CHECK(l.counter(l.b, "tcp.syncookies.ok") == 1);
+  CHECK_FALSE(two.c->stats().timestamps);  // a cookie keeps no options but the MSS
+}
+
+TEST_CASE("tcp: SYN retransmission backs off 1, 2, 4 s and gives up after tcp_syn_retries") {
+  Link l("tcp_syn_retries=3");
+  l.loss = 0;
+  Client cl;
+  // Nobody at 10.0.0.9: ARP never answers, so the SYNs never leave;
+  // instead drop everything b would answer by pointing at a silent host.
+  cl.start(l, Ipv4Address{0x0a000009}, 80, {});
+  REQUIRE(l.run_until(30'000, [&] { return cl.closed; }));
+  CHECK(cl.error == TcpError::timeout);
+  CHECK(l.counter(l.a, "tcp.timeouts") == 4);
+  // 1 + 2 + 4 + 8 s.
+  CHECK(l.now >= 1000 + 15'000);
+  CHECK(l.now <= 1000 + 15'100);
+}
+
+TEST_CASE("tcp: simultaneous close ends in TIME-WAIT on both sides") {
+  Link l;
+  TcpConnection::Ptr server;
+  REQUIRE(l.b.tcp().listen(80, [&](TcpConnection::Ptr c) { server = c; }));
+  Client cl;
+  cl.start(l, ip_b, 80, {}, false);
+  REQUIRE(l.run_until(5000, [&] { return server && cl.connected; }));
+  cl.c->close();
+  server->close();
+  l.run(100);
+  CHECK(cl.c->state() == TcpState::time_wait);
+  CHECK(server->state() == TcpState::time_wait);
+  l.run(60'000);
+  CHECK(l.a.tcp().connections() == 0);
+  CHECK(l.b.tcp().connections() == 0);
+}
+
+}  // namespace rz::net::test
