@@ -90,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     _machine_options(p, backend=None)
 
     sub.add_parser("sweep", help="remove VMs, processes and files left by runs that died")
+
+    sub.add_parser(
+        "tcp-coverage",
+        help="which tests cover each MUST and SHOULD of RFC 9293 (Appendix B), from the sources",
+    )
     return parser
 
 
@@ -221,6 +226,13 @@ def cmd_sweep(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tcp_coverage(_args: argparse.Namespace) -> int:
+    from .tcp_requirements import print_coverage
+
+    print_coverage()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handlers = {
@@ -229,6 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "build": cmd_build,
         "bench": cmd_bench,
         "sweep": cmd_sweep,
+        "tcp-coverage": cmd_tcp_coverage,
     }
     try:
         return handlers[args.command](args)
