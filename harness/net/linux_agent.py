@@ -696,6 +696,10 @@ class _Tcp:
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
                 else:
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 0)
+            if "ttl" in req:
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, int(req["ttl"]))
+            if "tos" in req:
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, int(req["tos"]))
             if "user_timeout_ms" in req:
                 sock.setsockopt(socket.IPPROTO_TCP, TCP_USER_TIMEOUT, int(req["user_timeout_ms"]))
         return {}

@@ -453,7 +453,7 @@ void TcpConnection::segment_arrives(const Segment& seg, std::uint64_t now) {
     if (!seq_lt(snd_una_, seg.ack) || !seq_le(seg.ack, snd_max_)) {
       // Not for our SYN-ACK: reset the sender (3.10.7.4, fifth, SYN-RECEIVED).
       ++counters.tcp_tx_resets;
-      tcp_.send_segment(tuple_, seg.ack, 0, rst, 0, Options{}, nullptr, 0, 0, now);
+      tcp_.send_segment(tuple_, seg.ack, 0, rst, 0, Options{}, nullptr, 0, 0, now, ip_);
       return;
     }
     snd_wnd_ = std::uint32_t(seg.window) << snd_wscale_;
@@ -526,7 +526,7 @@ void TcpConnection::syn_sent_input(const Segment& seg, std::uint64_t now) {
       ++counters.tcp_rx_drop_bad_ack;
       if (!seg.has(rst)) {
         ++counters.tcp_tx_resets;
-        tcp_.send_segment(tuple_, seg.ack, 0, rst, 0, Options{}, nullptr, 0, 0, now);
+        tcp_.send_segment(tuple_, seg.ack, 0, rst, 0, Options{}, nullptr, 0, 0, now, ip_);
       }
       return;
     }
@@ -863,7 +863,7 @@ bool TcpConnection::transmit(std::uint32_t seq, std::size_t len, std::uint8_t fl
   std::uint16_t wnd = window_to_advertise();
   std::size_t offset = seq - snd_una_;
   if (seq_le(snd_una_, iss_)) --offset;  // our SYN is not in the buffer (never here with data)
-  bool ok = tcp_.send_segment(tuple_, seq, rcv_nxt_, flags, wnd, o, &send_, offset, len, now);
+  bool ok = tcp_.send_segment(tuple_, seq, rcv_nxt_, flags, wnd, o, &send_, offset, len, now, ip_);
   if (flags & ack) {
     last_ack_sent_ = rcv_nxt_;
     delack_due_ = 0;
@@ -892,7 +892,7 @@ void TcpConnection::send_syn(std::uint64_t now) {
       std::min<std::size_t>(recv_.capacity() - recv_.size(), max_window));
   rcv_adv_ = rcv_nxt_ + (synack ? wnd : 0);
   if (!synack) rcv_adv_ = 0;
-  tcp_.send_segment(tuple_, iss_, synack ? rcv_nxt_ : 0, flags, wnd, o, nullptr, 0, 0, now);
+  tcp_.send_segment(tuple_, iss_, synack ? rcv_nxt_ : 0, flags, wnd, o, nullptr, 0, 0, now, ip_);
   if (synack) last_ack_sent_ = rcv_nxt_;
   ++stats_.segments_out;
   snd_nxt_ = iss_ + 1;
@@ -923,7 +923,7 @@ void TcpConnection::challenge_ack(std::uint64_t now) {
 
 void TcpConnection::send_reset(std::uint64_t now) {
   ++tcp_.counters_.tcp_tx_resets;
-  tcp_.send_segment(tuple_, snd_nxt_, rcv_nxt_, rst | ack, 0, Options{}, nullptr, 0, 0, now);
+  tcp_.send_segment(tuple_, snd_nxt_, rcv_nxt_, rst | ack, 0, Options{}, nullptr, 0, 0, now, ip_);
 }
 
 void TcpConnection::output(std::uint64_t now) {
@@ -1436,8 +1436,8 @@ void Tcp::reset_for(const Ipv4Input& in, const Segment& seg, std::uint64_t now) 
 
 bool Tcp::send_segment(const FourTuple& t, std::uint32_t seq, std::uint32_t ack_no,
                        std::uint8_t flags, std::uint16_t window, const Options& options,
-                       const ByteRing* data, std::size_t offset, std::size_t len,
-                       std::uint64_t now) {
+                       const ByteRing* data, std::size_t offset, std::size_t len, std::uint64_t now,
+                       Ipv4SendOptions ip) {
   PacketPtr p = ipv4_.pool().alloc();
   if (!p || !p->resize(max_header_size)) {
     ++counters_.tcp_tx_drop_no_buffer;
@@ -1452,7 +1452,7 @@ bool Tcp::send_segment(const FourTuple& t, std::uint32_t seq, std::uint32_t ack_
   }
   if (len) data->peek(offset, {p->data() + header, len});
   store16(p->data() + 16, checksum(p->bytes(), t.local, t.remote));
-  SendResult r = ipv4_.send(t.local, t.remote, ipv4::proto_tcp, std::move(p), now);
+  SendResult r = ipv4_.send(t.local, t.remote, ipv4::proto_tcp, std::move(p), now, ip);
   if (!ok(r)) {
     ++counters_.tcp_tx_failed;
     return false;

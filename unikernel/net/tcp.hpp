@@ -120,6 +120,10 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
   void abort();
 
   void set_nodelay(bool on) { nodelay_ = on; }
+  // The IP TTL and the TOS byte (DSCP and ECN bits) of the connection's
+  // segments from now on (RFC 9293 3.9.1.9 MUST-48, 3.9.2 MUST-49).
+  void set_ttl(std::uint8_t ttl) { ip_.ttl = ttl; }
+  void set_tos(std::uint8_t tos) { ip_.tos = tos; }
   // Keep-alives (3.8.4): after `idle_ms` without a segment from the peer,
   // probes every `interval_ms`; `count` unanswered ones end the connection.
   void set_keepalive(bool on, std::uint32_t idle_ms = 7'200'000, std::uint32_t interval_ms = 75'000,
@@ -183,6 +187,7 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
 
   Tcp& tcp_;
   tcp::FourTuple tuple_;
+  Ipv4SendOptions ip_;
   TcpState state_ = TcpState::closed;
   TcpError error_ = TcpError::none;
   bool passive_ = false;        // from a listener (an RST in SYN-RECEIVED just drops it)
@@ -331,7 +336,8 @@ class Tcp {
   // Builds and sends one segment; `len` bytes of `data` from `offset`.
   bool send_segment(const tcp::FourTuple& t, std::uint32_t seq, std::uint32_t ack,
                     std::uint8_t flags, std::uint16_t window, const tcp::Options& options,
-                    const ByteRing* data, std::size_t offset, std::size_t len, std::uint64_t now);
+                    const ByteRing* data, std::size_t offset, std::size_t len, std::uint64_t now,
+                    Ipv4SendOptions ip = {});
   void established(TcpConnection& c);  // a passive connection completed its handshake
   void accept(TcpConnection& c);       // ... and goes to its listener's callback
   void half_open_gone(TcpConnection& c);

@@ -320,6 +320,20 @@ bool set(const json::Object& r, std::string& why) {
     a->c->set_keepalive(*ka, num("keepalive_idle_ms", 7'200'000),
                         num("keepalive_interval_ms", 75'000), num("keepalive_count", 9));
   }
+  if (auto ttl = r.integer("ttl")) {
+    if (*ttl < 1 || *ttl > 255) {
+      why = "bad request: \"ttl\" must be 1..255";
+      return false;
+    }
+    a->c->set_ttl(static_cast<std::uint8_t>(*ttl));
+  }
+  if (auto tos = r.integer("tos")) {
+    if (*tos < 0 || *tos > 255) {
+      why = "bad request: \"tos\" must be 0..255";
+      return false;
+    }
+    a->c->set_tos(static_cast<std::uint8_t>(*tos));
+  }
   if (auto ut = r.integer("user_timeout_ms"))
     a->c->set_user_timeout(static_cast<std::uint32_t>(std::clamp<std::int64_t>(*ut, 0, 1 << 30)));
   return true;
