@@ -240,6 +240,11 @@ class LinuxInstance:
         # Announce the address when eth0 comes up (RFC 5227 §2.3), as
         # ringzero does at boot; Linux's default (0) stays silent.
         values: dict[str, str] = {"net.ipv4.conf.eth0.arp_notify": "1"}
+        # RFC 5681's own congestion control, as the unikernel has: a new
+        # namespace inherits the host's default (often BBR, model-based and
+        # paced, which neither doubles per round trip nor halves on loss).
+        # Without SACK, Linux's reno recovers as NewReno (RFC 6582).
+        values["net.ipv4.tcp_congestion_control"] = "reno"
         t = self.tunables
         if "arp_ttl_s" in t:
             neigh = "net.ipv4.neigh.eth0"

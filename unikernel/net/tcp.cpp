@@ -304,7 +304,8 @@ void TcpConnection::open_from_cookie(const Segment& seg, std::uint16_t mss, std:
 void TcpConnection::established(std::uint64_t now) {
   state_ = TcpState::established;
   ++tcp_.counters_.tcp_established;
-  cwnd_ = initial_window(effective_mss());
+  // RFC 5681 3.1: one segment when the SYN or SYN-ACK was lost.
+  cwnd_ = syn_retransmitted_ ? effective_mss() : initial_window(effective_mss());
   // RFC 6298 5.7: a SYN that timed out means RTO 3 s once data flows,
   // unless an RTT was measured since.
   if (syn_retransmitted_ && !have_rtt_) rto_ms_ = std::max<std::uint32_t>(rto_ms_, 3000);
@@ -871,7 +872,7 @@ bool TcpConnection::transmit(std::uint32_t seq, std::size_t len, std::uint8_t fl
     ack_now_ = false;
   }
   ++stats_.segments_out;
-  last_send_ = now;
+  if (len) last_send_ = now;  // data: RFC 5681 4.1 counts idle from the last data sent
   return ok;
 }
 
@@ -923,7 +924,14 @@ void TcpConnection::challenge_ack(std::uint64_t now) {
 
 void TcpConnection::send_reset(std::uint64_t now) {
   ++tcp_.counters_.tcp_tx_resets;
-  tcp_.send_segment(tuple_, snd_nxt_, rcv_nxt_, rst | ack, 0, Options{}, nullptr, 0, 0, now, ip_);
+  // RFC 7323 3.2: with timestamps agreed, the RST carries them too.
+  Options o;
+  if (ts_ok_) {
+    o.timestamps = true;
+    o.ts_val = static_cast<std::uint32_t>(now) + ts_offset_;
+    o.ts_ecr = ts_recent_;
+  }
+  tcp_.send_segment(tuple_, snd_nxt_, rcv_nxt_, rst | ack, 0, o, nullptr, 0, 0, now, ip_);
 }
 
 void TcpConnection::output(std::uint64_t now) {

@@ -240,7 +240,7 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
   std::uint64_t rtt_start_ = 0;
   bool syn_retransmitted_ = false;
   std::uint64_t first_unacked_at_ = 0;  // when the oldest unacked data went out (user timeout)
-  std::uint64_t last_send_ = 0;
+  std::uint64_t last_send_ = 0;         // when data last went out (RFC 5681 4.1 idle)
 
   // Congestion control (RFC 5681, RFC 6582).
   std::uint32_t cwnd_ = 0, ssthresh_ = 0xffffffff;
