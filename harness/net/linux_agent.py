@@ -467,7 +467,10 @@ class _Conn:
         if self.eof or self.error is not None:
             return False
         if self.mode == "hold":
-            return len(self.inbuf) < HOLD_LIMIT
+            # The application holds its data in the kernel until tcp_recv
+            # (as the unikernel's agent does): the window closes, a close()
+            # with unread data resets, and the kernel's own rules show.
+            return False
         if self.mode == "echo":
             return self.out.size < ECHO_LIMIT
         return True
@@ -624,12 +627,19 @@ class _Tcp:
             data = bytes(conn.inbuf[:limit])
             del conn.inbuf[:limit]
             if conn.mode == "hold":
-                # The rest of what is already here, straight from the socket.
-                while len(data) < limit and conn.wants_read() and conn.sock is not None:
+                # What the kernel holds, straight from the socket.
+                while (
+                    len(data) < limit
+                    and conn.sock is not None
+                    and not conn.eof
+                    and conn.error is None
+                ):
                     more = self._recv(conn, limit - len(data))
                     if not more:
                         break
                     data += more
+                if conn.eof:
+                    self._peer_closed(conn)
             eof = conn.eof and not conn.inbuf
             self._interest(conn)
         return {"hex": data.hex(), "size": len(data), "eof": eof}

@@ -1338,7 +1338,9 @@ class TargetTcp:
         data = bytearray()
         deadline = time.monotonic() + self.timing.wait(within)
         while len(data) < size:
-            chunk, eof = self.recv(conn, size - len(data))
+            # In pieces: the unikernel's agent answers on a serial line,
+            # where a reply of hundreds of KB takes seconds under TCG.
+            chunk, eof = self.recv(conn, min(size - len(data), RECV_PIECE))
             data += chunk
             if len(data) >= size:
                 break
@@ -1378,6 +1380,9 @@ class TargetTcp:
 
     def list(self) -> dict[str, Any]:
         return dict(self.agent.request("tcp_list"))
+
+
+RECV_PIECE = 16384  # octets per tcp_recv in recv_exactly
 
 
 def establish(

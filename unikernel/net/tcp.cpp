@@ -1192,9 +1192,10 @@ void TcpConnection::terminate(TcpError why) {
   override_due_ = 0;
   ka_due_ = 0;
   send_.release();
-  // What arrived in order before the end stays readable (as on Linux)
-  // until the application closes.
-  if (user_closed_) recv_.release();
+  // 3.10.7.4: a reset flushes the segment queues (what was not read is
+  // lost, and the application is told "reset"); an orderly end keeps
+  // what is left to read.
+  if (user_closed_ || why != TcpError::none) recv_.release();
   ooo_.clear();
   completions_.clear();
   if (!closed_reported_) ev_closed_ = true;

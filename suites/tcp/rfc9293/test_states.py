@@ -179,3 +179,29 @@ def test_ack_of_last_ack_closes_and_the_port_listens_on(peer, sut):
     d.tgt.wait_state(d.conn, "CLOSED")
     again = established(peer, sut, listen=False, port=PORT)
     assert again.conn != d.conn
+
+
+@pytest.mark.rfc(9293, "3.6.1", "SHOULD")
+@pytest.mark.tcp_req("SHLD-3")
+def test_close_with_unread_data_resets_the_connection(peer, sut):
+    """The application closes while data it never read is waiting: the
+    data is lost, and the target says so with a RST instead of a FIN
+    (RFC 9293 3.6.1; RFC 2525 2.17)."""
+    d = drive(peer, sut, "ESTABLISHED")
+    c = d.c
+    c.send_data(b"never read")
+    c.expect(flags="A", ack=c.snd_nxt, what="ACK of the data")
+    assert d.conn is not None
+    d.tgt.close(d.conn)
+    c.expect(has="R", lacks="F", what="RST for the unread data")
+
+
+@pytest.mark.rfc(9293, "3.6.1", "SHOULD")
+@pytest.mark.tcp_req("SHLD-3")
+def test_data_after_close_resets_the_connection(peer, sut):
+    """After the application has closed (its FIN sent and acknowledged),
+    data from the peer has nobody to read it: the target answers with RST."""
+    d = drive(peer, sut, "FIN-WAIT-2")
+    c = d.c
+    c.send_data(b"too late")
+    c.expect(has="R", what="RST for data nobody will read")
