@@ -615,6 +615,18 @@ class _Tcp:
                 raise CommandError(f"connection {conn.id} is closed ({conn.error or 'closed'})")
             if conn.shut_wr or conn.closing():
                 raise CommandError(f"connection {conn.id} has been shut down for sending")
+            if req.get("urgent"):
+                # Urgent data goes at once or not at all (MSG_OOB: the
+                # urgent pointer marks its end, RFC 9293 3.8.5).
+                if conn.out or not isinstance(item, bytes):
+                    raise CommandError("urgent data needs hex= and an empty queue")
+                try:
+                    sent = conn.sock.send(item, socket.MSG_OOB)
+                except OSError as e:
+                    raise CommandError(f"urgent send failed: {e}") from None
+                conn.tx_bytes += sent
+                conn.tx_sha.update(item[:sent])
+                return {"queued": sent}
             conn.out.add(item)
             self._push(conn)
             self._interest(conn)

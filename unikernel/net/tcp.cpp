@@ -107,6 +107,13 @@ std::size_t TcpConnection::read(std::span<std::uint8_t> out) {
   return n;
 }
 
+std::size_t TcpConnection::write_urgent(std::span<const std::uint8_t> data) {
+  if (write_space() < data.size() || data.empty()) return write(data);
+  urgent_ = true;
+  urgent_end_ = bytes_queued_ + data.size();
+  return write(data);
+}
+
 std::size_t TcpConnection::write_space() const {
   if (fin_requested_ || error_ != TcpError::none) return 0;
   if (state_ != TcpState::established && state_ != TcpState::close_wait &&
@@ -734,9 +741,15 @@ void TcpConnection::process_data(const Segment& seg, std::uint32_t seq,
         rcv_nxt_ += static_cast<std::uint32_t>(joined);
         stats_.bytes_received += joined;
       }
-      if (ooo_fin_ && ooo_fin_offset_ <= data.size() + joined && ooo_.empty()) {
-        fin_flag = true;
-        ooo_fin_ = false;
+      if (ooo_fin_) {
+        // A FIN that came early: in order once RCV.NXT reaches it.
+        std::size_t advanced = data.size() + joined;
+        if (advanced >= ooo_fin_offset_) {
+          fin_flag = advanced == ooo_fin_offset_;
+          ooo_fin_ = false;
+        } else {
+          ooo_fin_offset_ -= static_cast<std::uint32_t>(advanced);
+        }
       }
       if (!data.empty() || joined) ev_readable_ = true;
       if (filled || !ooo_.empty()) {
@@ -749,10 +762,6 @@ void TcpConnection::process_data(const Segment& seg, std::uint32_t seq,
           ack_now_ = true;
         else if (!delack_due_)
           delack_due_ = now + tcp_.config().tcp.delack_ms;
-      }
-      if (ooo_fin_ && !fin_flag) {
-        // still waiting for the hole before the FIN
-        ooo_fin_offset_ -= static_cast<std::uint32_t>(data.size() + joined);
       }
     } else {
       // Out of order: kept where it belongs; ACKed at once (a duplicate ACK
@@ -864,7 +873,20 @@ bool TcpConnection::transmit(std::uint32_t seq, std::size_t len, std::uint8_t fl
   std::uint16_t wnd = window_to_advertise();
   std::size_t offset = seq - snd_una_;
   if (seq_le(snd_una_, iss_)) --offset;  // our SYN is not in the buffer (never here with data)
-  bool ok = tcp_.send_segment(tuple_, seq, rcv_nxt_, flags, wnd, o, &send_, offset, len, now, ip_);
+  // 3.8.5 (MUST-62): while urgent data is outstanding, URG and the pointer
+  // to the octet after the last urgent one (from this segment's SEQ).
+  std::uint16_t urgent = 0;
+  if (urgent_) {
+    std::uint32_t up = iss_ + 1 + static_cast<std::uint32_t>(urgent_end_);
+    if (seq_le(up, snd_una_)) {
+      urgent_ = false;
+    } else if (seq_lt(seq, up)) {
+      flags |= urg;
+      urgent = static_cast<std::uint16_t>(std::min<std::uint32_t>(up - seq, 0xffff));
+    }
+  }
+  bool ok = tcp_.send_segment(tuple_, seq, rcv_nxt_, flags, wnd, o, &send_, offset, len, now, ip_,
+                              urgent);
   if (flags & ack) {
     last_ack_sent_ = rcv_nxt_;
     delack_due_ = 0;
@@ -1446,7 +1468,7 @@ void Tcp::reset_for(const Ipv4Input& in, const Segment& seg, std::uint64_t now) 
 bool Tcp::send_segment(const FourTuple& t, std::uint32_t seq, std::uint32_t ack_no,
                        std::uint8_t flags, std::uint16_t window, const Options& options,
                        const ByteRing* data, std::size_t offset, std::size_t len, std::uint64_t now,
-                       Ipv4SendOptions ip) {
+                       Ipv4SendOptions ip, std::uint16_t urgent) {
   PacketPtr p = ipv4_.pool().alloc();
   if (!p || !p->resize(max_header_size)) {
     ++counters_.tcp_tx_drop_no_buffer;
@@ -1460,6 +1482,7 @@ bool Tcp::send_segment(const FourTuple& t, std::uint32_t seq, std::uint32_t ack_
     return false;
   }
   if (len) data->peek(offset, {p->data() + header, len});
+  store16(p->data() + 18, urgent);
   store16(p->data() + 16, checksum(p->bytes(), t.local, t.remote));
   SendResult r = ipv4_.send(t.local, t.remote, ipv4::proto_tcp, std::move(p), now, ip);
   if (!ok(r)) {

@@ -109,6 +109,9 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
   // shutdown()/close() or when the connection is not open for sending.
   std::size_t write(std::span<const std::uint8_t> data, std::function<void()> acked = {});
   std::size_t write_space() const;
+  // write() whose data is urgent (3.8.5): segments carry URG and an urgent
+  // pointer to the octet after the last urgent one until it is acknowledged.
+  std::size_t write_urgent(std::span<const std::uint8_t> data);
   // Bytes queued and not yet acknowledged.
   std::size_t unacked() const { return send_.size(); }
   // Sends FIN after the queued data (half-close, 3.6).
@@ -188,6 +191,8 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
   Tcp& tcp_;
   tcp::FourTuple tuple_;
   Ipv4SendOptions ip_;
+  bool urgent_ = false;           // urgent data sent or queued and not yet acknowledged
+  std::uint64_t urgent_end_ = 0;  // bytes_queued_ at the end of the urgent data
   TcpState state_ = TcpState::closed;
   TcpError error_ = TcpError::none;
   bool passive_ = false;        // from a listener (an RST in SYN-RECEIVED just drops it)
@@ -337,7 +342,7 @@ class Tcp {
   bool send_segment(const tcp::FourTuple& t, std::uint32_t seq, std::uint32_t ack,
                     std::uint8_t flags, std::uint16_t window, const tcp::Options& options,
                     const ByteRing* data, std::size_t offset, std::size_t len, std::uint64_t now,
-                    Ipv4SendOptions ip = {});
+                    Ipv4SendOptions ip = {}, std::uint16_t urgent = 0);
   void established(TcpConnection& c);  // a passive connection completed its handshake
   void accept(TcpConnection& c);       // ... and goes to its listener's callback
   void half_open_gone(TcpConnection& c);

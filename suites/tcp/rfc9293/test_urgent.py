@@ -2,8 +2,8 @@
 pointer marks a point in the stream; the urgent octets stay part of the
 stream (the agent reads it inline: what a socket option such as
 SO_OOBINLINE gives, as RFC 6093 §5 recommends), so an URG never corrupts
-what the application reads, whatever the pointer says. Sending urgent data
-needs an agent command there is not (MUST-62 is about the sender)."""
+what the application reads, whatever the pointer says. The target sends
+urgent data with tcp_send urgent=true (MSG_OOB on Linux)."""
 
 from __future__ import annotations
 
@@ -74,3 +74,23 @@ def test_urg_bit_without_data_is_harmless(peer, sut):
     c.send(flags="PA", payload=b"next")
     c.expect(flags="A", ack=c.snd_nxt)
     assert d.tgt.recv_exactly(d.conn, 4) == b"next"
+
+
+@pytest.mark.rfc(9293, "3.8.5", "MUST")
+@pytest.mark.tcp_req("MUST-62")
+def test_sent_urgent_pointer_points_after_the_last_urgent_octet(peer, sut):
+    """The application sends "data" then urgent "URG!": the segment that
+    carries the urgent octets has URG set and SEQ + urgent pointer equal to
+    the sequence number of the octet after the last urgent one."""
+    d = established(peer, sut)
+    c = d.c
+    d.tgt.send(d.conn, b"data")
+    c.recv(4)
+    d.tgt.agent.request("tcp_send", conn=d.conn, hex=b"URG!".hex(), urgent=True)
+    seg = c.expect(lambda s: s.length > 0, has="U", what="data with URG")
+    end = (seg.seq + seg.length) & 0xFFFFFFFF
+    assert (seg.seq + seg.urgptr) & 0xFFFFFFFF == end, (
+        f"urgent pointer {seg.urgptr} from SEQ {seg.seq}: points to {seg.seq + seg.urgptr},"
+        f" not to {end}, the octet after the urgent data"
+    )
+    assert seg.payload.endswith(b"URG!")

@@ -289,6 +289,17 @@ bool send(const json::Object& r, json::Writer& w, std::string& why) {
   if (!a) return false;
   auto data = payload_of(r, 64u << 20, why);
   if (!data) return false;
+  if (r.boolean("urgent").value_or(false)) {
+    // Urgent data goes at once or not at all (it must not wait behind the queue).
+    if (!a->pending.empty() || a->c->write_space() < data->size()) {
+      why = "urgent data needs an empty queue and room in the send buffer";
+      return false;
+    }
+    std::size_t took = a->c->write_urgent(*data);
+    sent(*a, {data->data(), took});
+    w.key("queued").value(std::uint64_t(took));
+    return true;
+  }
   a->pending.insert(a->pending.end(), data->begin(), data->end());
   pump(*a);
   w.key("queued").value(std::uint64_t(data->size()));
