@@ -24,9 +24,11 @@ def test_oneshot_100ms_fires_on_time(kernel_test):
 
 def test_periodic_10ms_covers_100_periods_in_one_second(kernel_test):
     """A 10 ms repeating timer keeps its phase over 1 s: its last tick is the
-    one for period 100, each tick comes on the 10 ms grid (a little late at
-    most), and a period is only missing when the host did not run the VM
-    then (skipped, not made up in a burst); no tick after stop."""
+    one for the period the 1 s one-shot fired in (period 100, or later when
+    the host did not run the VM then and both came late together), each
+    tick comes on the 10 ms grid (a little late at most), and a period is
+    only missing when the host did not run the VM then (skipped, not made up
+    in a burst); no tick after stop."""
     vm = kernel_test("timer_periodic")
     started = vm.wait_for(r"^timer_periodic: started$")
     counted = vm.wait_for(
@@ -35,8 +37,10 @@ def test_periodic_10ms_covers_100_periods_in_one_second(kernel_test):
     )
     count, periods, max_late_us, elapsed_us = (int(counted[i]) for i in range(1, 5))
     host_ms = (counted.line.time - started.line.time) * 1000
-    assert periods == 100, f"the last tick was for period {periods}"
-    assert 90 <= count <= 100, f"{100 - count} of 100 periods skipped"
+    assert periods == elapsed_us // 10000, (
+        f"the last tick was for period {periods}, the one-shot fired {elapsed_us} us after start"
+    )
+    assert periods - 10 <= count <= periods, f"{periods - count} of {periods} periods skipped"
     assert max_late_us <= 2000 * vm.scale, f"a tick came {max_late_us} us after its period"
     assert 1_000_000 <= elapsed_us <= 1_000_000 + 5000 * vm.scale
     assert 1000 * 0.97 <= host_ms <= 1000 * 1.03 + 10 * vm.scale, f"host measured {host_ms:.1f} ms"

@@ -99,6 +99,14 @@ class Sender:
         self.ack_each(segs)
         return self.flight(since=t)
 
+    def filled(self, seg: Seg) -> None:
+        """`seg` (a retransmission) fills the hole at our left edge: our next
+        ACK echoes its TSval, as RFC 7323 §4.3 has a receiver do. Echoing an
+        older one would tell the target its retransmission was spurious, and
+        Linux then undoes the window reduction (RFC 3522)."""
+        if seg.timestamps is not None:
+            self.c.ts_recent = seg.timestamps[0]
+
     def dupack(self, times: int = 1) -> None:
         """Duplicate ACKs: the last acknowledgment again, no data, same window."""
         assert self.c.rcv_nxt is not None
