@@ -78,7 +78,9 @@ def test_newreno_partial_ack_retransmits_the_next_hole_at_once(peer, sut):
     hole1, hole2 = segs[0], segs[3]
     smss = int(s.stats()["mss"])
     s.dupack(len(segs) - 2)  # one for each segment that arrived
-    first = s.c.expect(resent(hole1), within=1.0, update=False, what="fast retransmission of hole 1")
+    first = s.c.expect(
+        resent(hole1), within=1.0, update=False, what="fast retransmission of hole 1"
+    )
     s.filled(first)
     s.ack(hole2.seq)
     partial = s.c.sent[-1]
