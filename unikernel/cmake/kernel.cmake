@@ -94,10 +94,13 @@ set(RINGZERO_NET_CORE_SOURCES
   net/dns.cpp
   net/dns_server.cpp
   net/dns_resolver.cpp
+  net/http_parser.cpp
+  net/http_server.cpp
   net/stack.cpp
 )
 list(TRANSFORM RINGZERO_NET_CORE_SOURCES PREPEND ${RINGZERO_ROOT}/)
-set(RINGZERO_NET_SOURCES ${RINGZERO_NET_CORE_SOURCES} ${RINGZERO_ROOT}/net/kernel_glue.cpp)
+set(RINGZERO_NET_SOURCES ${RINGZERO_NET_CORE_SOURCES} ${RINGZERO_ROOT}/net/kernel_glue.cpp
+    ${RINGZERO_ROOT}/net/http_glue.cpp)
 list(APPEND RINGZERO_KERNEL_SOURCES ${RINGZERO_NET_SOURCES})
 
 add_library(ringzero_kernel STATIC ${RINGZERO_KERNEL_SOURCES})

@@ -13,9 +13,11 @@
 // with an error. config and arp need the NIC ("no network interface").
 // Input is interrupt-driven: COM2 receive interrupts (ISA IRQ 3, through the
 // IOAPIC) collect bytes that reach input() from the event loop.
+#include <charconv>
 #include <cstdio>
 #include <deque>
 #include <map>
+#include <ringzero/http.hpp>
 #include <ringzero/net.hpp>
 #include <ringzero/os.hpp>
 #include <ringzero/service.hpp>
@@ -414,6 +416,17 @@ void Service::start() {
     auto* core = rz::net::stack_core();
     if (!core || !rz::net::start_dns_server(core->udp(), spec)) {
       std::printf("agent: the DNS server did not start (see above)\n");
+      os::shutdown(os::exit_status::failure);
+    }
+  }
+  // "http=PORT": the HTTP server too (suites/http, suites/flood).
+  if (auto port = os::cmdline_arg("http"); !port.empty()) {
+    unsigned n = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
+    if (ec != std::errc() || end != port.data() + port.size() || n == 0 || n > 65535 ||
+        !rz::net::start_http_server(std::uint16_t(n))) {
+      std::printf("agent: the HTTP server did not start (http=%.*s)\n", int(port.size()),
+                  port.data());
       os::shutdown(os::exit_status::failure);
     }
   }
