@@ -143,6 +143,7 @@ constexpr CounterName names[] = {
     {"tcp.keepalives", &Counters::tcp_keepalives},
     {"tcp.delayed_acks", &Counters::tcp_delayed_acks},
     {"tcp.time_wait_reused", &Counters::tcp_time_wait_reused},
+    {"tcp.time_wait_evicted", &Counters::tcp_time_wait_evicted},
 };
 
 // A counter without a name here would never be reported.

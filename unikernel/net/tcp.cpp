@@ -1330,7 +1330,7 @@ TcpConnection::Ptr Tcp::connect(Ipv4Address dst, std::uint16_t dst_port, std::ui
   std::uint64_t t = now();
   // RFC 1122 4.2.3.10 (MUST-57): no connection to a broadcast or multicast address.
   if (ipv4_.source_address() == Ipv4Address::any() || dst_port == 0 ||
-      !ipv4_.is_unicast_host(dst) || table_.size() >= config_.tcp.max_connections)
+      !ipv4_.is_unicast_host(dst) || !room_for_one())
     return nullptr;
   if (local_port == 0) local_port = ephemeral_port(dst, dst_port);
   if (local_port == 0 || table_.count(key(dst, dst_port, local_port))) return nullptr;
@@ -1406,7 +1406,7 @@ void Tcp::listen_input(Listener& l, const Ipv4Input& in, const Segment& seg, std
   if (seg.has(ack)) {
     if (config_.tcp.syncookies && !seg.has(syn)) {
       if (auto mss = isn_.check_cookie(tuple, seg.seq, seg.ack, now)) {
-        if (table_.size() < config_.tcp.max_connections) {
+        if (room_for_one()) {
           ++counters_.tcp_syncookies_ok;
           auto c = std::make_shared<TcpConnection>(*this, tuple);
           c->listener_port_ = l.port;
@@ -1426,7 +1426,7 @@ void Tcp::listen_input(Listener& l, const Ipv4Input& in, const Segment& seg, std
     return;
   }
   if (!seg.has(syn)) return;
-  if (l.half_open >= l.backlog || table_.size() >= config_.tcp.max_connections) {
+  if (l.half_open >= l.backlog || !room_for_one()) {
     if (config_.tcp.syncookies) {
       send_cookie(in, seg, now);
     } else {
@@ -1574,6 +1574,22 @@ std::uint64_t Tcp::next_due() const {
   std::uint64_t due = never;
   for (auto& [k, c] : table_) due = std::min(due, c->next_due());
   return due;
+}
+
+bool Tcp::room_for_one() {
+  if (table_.size() < config_.tcp.max_connections) return true;
+  auto oldest = table_.end();
+  for (auto it = table_.begin(); it != table_.end(); ++it) {
+    if (it->second->state_ != TcpState::time_wait) continue;
+    if (oldest == table_.end() || it->second->time_wait_due_ < oldest->second->time_wait_due_)
+      oldest = it;
+  }
+  if (oldest == table_.end()) return false;
+  ++counters_.tcp_time_wait_evicted;
+  oldest->second->terminate(TcpError::none);
+  oldest->second->deliver_events();
+  table_.erase(oldest);
+  return true;
 }
 
 void Tcp::reap() {

@@ -347,6 +347,11 @@ class Tcp {
   void accept(TcpConnection& c);       // ... and goes to its listener's callback
   void half_open_gone(TcpConnection& c);
   bool challenge_allowed(std::uint64_t now);
+  // Whether the table takes one more connection; when it is full, the
+  // connection closest to the end of its TIME-WAIT is ended to make room
+  // (as Linux does past tcp_max_tw_buckets: a busy server that closes first
+  // would otherwise refuse everyone for 2 MSL).
+  bool room_for_one();
   std::uint16_t ephemeral_port(Ipv4Address dst, std::uint16_t dst_port);
   std::uint64_t now() const { return clock_ ? clock_() : last_now_; }
   void reap();

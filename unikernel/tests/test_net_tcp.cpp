@@ -447,4 +447,20 @@ TEST_CASE("tcp: simultaneous close ends in TIME-WAIT on both sides") {
   CHECK(l.b.tcp().connections() == 0);
 }
 
+TEST_CASE("tcp: a table full of TIME-WAIT makes room for a new connection") {
+  // b closes first each time, so b keeps TIME-WAIT; its table holds two.
+  Link l("tcp_max_connections=2");
+  REQUIRE(l.b.tcp().listen(80, [](TcpConnection::Ptr c) { c->close(); }));
+  for (int i = 0; i < 3; ++i) {
+    Client cl;
+    cl.start(l, ip_b, 80, {});
+    REQUIRE(l.run_until(5000, [&] { return cl.closed; }));
+    CHECK(cl.connected);
+    CHECK(cl.error == TcpError::none);
+    cl.c.reset();
+  }
+  CHECK(l.b.tcp().connections() == 2);
+  CHECK(l.counter(l.b, "tcp.time_wait_evicted") == 1);
+}
+
 }  // namespace rz::net::test
