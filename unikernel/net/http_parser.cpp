@@ -1,6 +1,7 @@
 #include "net/http_parser.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 namespace rz::net::http {
 namespace {
@@ -46,6 +47,43 @@ void for_each_element(std::string_view list, F f) {
     if (comma == std::string_view::npos) return;
     list.remove_prefix(comma + 1);
   }
+}
+
+// uri-host [ ":" port ] (RFC 9110 7.2, RFC 3986 3.2.2-3.2.3): an IP-literal
+// in brackets, or a reg-name (unreserved, pct-encoded, sub-delims; IPv4
+// addresses are reg-names too), then digits after a colon.
+bool valid_host(std::string_view v) {
+  std::string_view host = v, port;
+  if (!v.empty() && v.front() == '[') {
+    auto close = v.find(']');
+    if (close == std::string_view::npos) return false;
+    for (char c : v.substr(1, close - 1))
+      if (!(std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.')) return false;
+    host = v.substr(0, close + 1);
+    auto rest = v.substr(close + 1);
+    if (!rest.empty() && rest.front() != ':') return false;
+    port = rest.empty() ? rest : rest.substr(1);
+  } else {
+    auto colon = v.find(':');
+    if (colon != std::string_view::npos) {
+      host = v.substr(0, colon);
+      port = v.substr(colon + 1);
+    }
+    for (std::size_t i = 0; i < host.size(); ++i) {
+      auto c = static_cast<unsigned char>(host[i]);
+      if (std::isalnum(c) ||
+          std::string_view("-._~!$&'()*+,;=").find(char(c)) != std::string_view::npos)
+        continue;
+      if (c == '%' && i + 2 < host.size() &&
+          std::isxdigit(static_cast<unsigned char>(host[i + 1])) &&
+          std::isxdigit(static_cast<unsigned char>(host[i + 2]))) {
+        i += 2;
+        continue;
+      }
+      return false;
+    }
+  }
+  return std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 int hex_value(char c) {
@@ -139,6 +177,7 @@ std::string_view error_name(Error e) {
       "header_too_large",
       "host_missing",
       "host_repeated",
+      "bad_host",
       "bad_content_length",
       "length_and_chunked",
       "bad_transfer_encoding",
@@ -177,7 +216,11 @@ bool RequestParser::take_line(std::span<const std::uint8_t> in, std::size_t& i, 
       state_ == State::request_line || state_ == State::fields || state_ == State::trailer;
   while (i < in.size()) {
     std::uint8_t c = in[i++];
-    if (in_header && ++header_bytes_ > limits_.max_header_bytes) {
+    // The empty line that ends a chunked body is not a trailer field: a
+    // header section at the limit leaves no room for trailers, not for it.
+    bool body_end = state_ == State::trailer &&
+                    ((line_.empty() && c == '\r') || (line_cr_ && line_.size() == 1 && c == '\n'));
+    if (in_header && !body_end && ++header_bytes_ > limits_.max_header_bytes) {
       fail(state_ == State::request_line ? too_long : Error::header_too_large);
       return false;
     }
@@ -313,6 +356,7 @@ void RequestParser::on_header_end() {
   std::size_t hosts = r.count("host");
   if (r.version_minor == 1 && hosts == 0) return fail(Error::host_missing);
   if (hosts > 1) return fail(Error::host_repeated);
+  if (hosts == 1 && !valid_host(*r.field("host"))) return fail(Error::bad_host);
 
   bool has_te = r.count("transfer-encoding") > 0;
   bool has_cl = r.count("content-length") > 0;
@@ -367,6 +411,10 @@ void RequestParser::on_header_end() {
     });
   }
   r.keep_alive = !close && (r.version_minor == 1 || keep_alive);
+  // 100-continue in HTTP/1.0 is ignored (RFC 9110 10.1.1 MUST).
+  if (const std::string* expect = r.field("expect"))
+    r.expects_continue =
+        r.version_minor == 1 && iequals(*expect, "100-continue") && (r.chunked || length > 0);
 
   if (r.chunked) {
     state_ = State::chunk_size;

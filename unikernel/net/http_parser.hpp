@@ -19,7 +19,8 @@
 //     a field line over max_field_line, more than max_fields fields, or a
 //     header section over max_header_bytes: 431;
 //   - HTTP/1.1 without exactly one Host field: 400 (3.2 MUST); HTTP/1.0 with
-//     more than one: 400;
+//     more than one: 400; a Host value that is not uri-host [":" port]
+//     (RFC 3986 3.2.2, 3.2.3; empty is allowed): 400 (3.2 MUST);
 //   - Transfer-Encoding with Content-Length: 400 (6.3 item 3, then close);
 //     Transfer-Encoding whose last coding is not chunked: 400 (6.1 MUST);
 //     chunked after other codings: 501 (6.1 SHOULD); any in HTTP/1.0: 400;
@@ -64,6 +65,9 @@ struct Request {
   std::string body;
   bool chunked = false;
   bool keep_alive = true;  // after this request (Connection, version)
+  // "Expect: 100-continue" in HTTP/1.1 with a body to come: the client may
+  // wait for "100 Continue" before sending it (RFC 9110 10.1.1).
+  bool expects_continue = false;
 
   // The first field named `lower_name`, or nullptr.
   const std::string* field(std::string_view lower_name) const;
@@ -87,6 +91,7 @@ enum class Error : std::uint8_t {
   header_too_large,  // 431
   host_missing,
   host_repeated,
+  bad_host,
   bad_content_length,
   length_and_chunked,
   bad_transfer_encoding,

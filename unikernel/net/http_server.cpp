@@ -39,11 +39,19 @@ class HttpServer::Conn : public std::enable_shared_from_this<Conn> {
         if (n == 0) break;
         server_.stats_.bytes_in += n;
         in_.assign(reinterpret_cast<const char*>(buf), n);
-        last_activity_ = server_.now();
+        active_ = true;
       }
       bool was_started = parser_.started();
       in_off_ += parser_.feed(std::string_view(in_).substr(in_off_));
-      if (!was_started && parser_.started()) started_at_ = server_.now();
+      if (!was_started && parser_.started()) start_seen_ = true;
+      if (parser_.status() == http::RequestParser::Status::need_more && parser_.header_done() &&
+          parser_.request().expects_continue && !continued_) {
+        // The client waits for this before it sends the body (RFC 9110
+        // 10.1.1: a server MUST send 100 or a final status at once).
+        continued_ = true;
+        out_ += "HTTP/1.1 100 Continue\r\n\r\n";
+        flush();
+      }
       if (parser_.status() == http::RequestParser::Status::error) {
         server_.stats_.errors[std::size_t(parser_.error())]++;
         Response r;
@@ -61,6 +69,7 @@ class HttpServer::Conn : public std::enable_shared_from_this<Conn> {
         server_.answer(req, r);
         queue(&req, r, req.keep_alive);
         parser_.reset();
+        continued_ = false;
         flush();
       }
     }
@@ -81,7 +90,15 @@ class HttpServer::Conn : public std::enable_shared_from_this<Conn> {
       }
       return;
     }
-    if (close_after_ || generating() || pending() > 0) return;
+    // What happened since the last tick is stamped now: the server's time
+    // is the last tick's, up to a tick before the event, and a timeout
+    // counted from that would fire early. Sending is not idling: while
+    // responses are unsent or unacknowledged the idle time does not run.
+    bool busy = close_after_ || generating() || pending() > 0;
+    if (active_ || busy || tcp_->unacked() > 0) last_activity_ = now;
+    if (start_seen_) started_at_ = now;
+    active_ = start_seen_ = false;
+    if (busy) return;
     const auto& config = server_.config_;
     bool slow_header = parser_.started() && !parser_.header_done() &&
                        now - started_at_ >= config.header_timeout_ms;
@@ -193,7 +210,11 @@ class HttpServer::Conn : public std::enable_shared_from_this<Conn> {
   std::uint64_t gen_length_ = 0, gen_offset_ = 0;
   bool close_after_ = false;
   bool lingering_ = false;
+  bool continued_ = false;  // "100 Continue" sent for the request under way
   std::uint64_t last_activity_ = 0, started_at_ = 0, linger_since_ = 0;
+  // Since the last tick: octets came (or the connection opened); a
+  // request started.
+  bool active_ = true, start_seen_ = false;
 };
 
 HttpServer::HttpServer(Tcp& tcp, const HttpConfig& config) : tcp_(tcp), config_(config) {}
