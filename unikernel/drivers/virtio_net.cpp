@@ -1,10 +1,12 @@
 #include "drivers/virtio_net.hpp"
 
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <ringzero/timer.hpp>
 
 #include "arch/x86_64/cpu.hpp"
+
 #include "arch/x86_64/interrupts.hpp"
 #include "drivers/pci.hpp"
 #include "drivers/virtqueue.hpp"
@@ -38,6 +40,7 @@ constexpr std::size_t pool_buffers = 1024;
 // again after this long: an empty ring raises no interrupt that would bring
 // the driver back (a partly filled one does, at its next frame).
 constexpr auto refill_retry = std::chrono::milliseconds(1);
+constexpr std::size_t tx_backlog_max = 256;
 
 class VirtioNet final : public net::Nic {
  public:
@@ -57,6 +60,8 @@ class VirtioNet final : public net::Nic {
   void refill();
   void reclaim();
   void receive();
+  void post(net::PacketPtr frame);
+  void drain_backlog();
   void notify(std::uint16_t queue) { cpu::outw(io_ + reg_queue_notify, queue); }
 
   pci::Device dev_;
@@ -67,6 +72,10 @@ class VirtioNet final : public net::Nic {
   std::unique_ptr<net::PacketPtr[]> rx_slots_, tx_slots_;
   std::unique_ptr<std::uint16_t[]> rx_empty_, tx_free_;
   std::size_t rx_empty_count_ = 0, tx_free_count_ = 0;
+  // Frames waiting for a free transmit descriptor, oldest first: a burst of
+  // replies larger than the ring (a flood's) waits for the device's
+  // completions instead of being dropped; beyond tx_backlog_max it is.
+  std::deque<net::PacketPtr> tx_backlog_;
   net::NicStats stats_{};
   volatile bool pending_ = false;
   bool retry_armed_ = false;
@@ -176,11 +185,31 @@ void VirtioNet::receive() {
 }
 
 bool VirtioNet::transmit(net::PacketPtr frame) {
-  if (!tx_free_count_) reclaim();
-  std::uint8_t* header = frame ? frame->push_front(net_header) : nullptr;
-  if (!header || !tx_free_count_) {
+  if (!frame) {
     ++stats_.tx_dropped_ring_full;
     return false;
+  }
+  if (!tx_free_count_ || !tx_backlog_.empty()) {
+    reclaim();
+    drain_backlog();
+  }
+  if (tx_free_count_ && tx_backlog_.empty()) {
+    post(std::move(frame));
+    return true;
+  }
+  if (tx_backlog_.size() >= tx_backlog_max) {
+    ++stats_.tx_dropped_ring_full;
+    return false;
+  }
+  tx_backlog_.push_back(std::move(frame));
+  return true;
+}
+
+void VirtioNet::post(net::PacketPtr frame) {
+  std::uint8_t* header = frame->push_front(net_header);
+  if (!header) {
+    ++stats_.tx_dropped_ring_full;  // no headroom: cannot happen with pool packets
+    return;
   }
   for (std::size_t i = 0; i < net_header; ++i) header[i] = 0;
   std::uint16_t id = tx_free_[--tx_free_count_];
@@ -189,7 +218,14 @@ bool VirtioNet::transmit(net::PacketPtr frame) {
   tx_.post(id, frame->data(), std::uint32_t(frame->size()), false);
   tx_slots_[id] = std::move(frame);
   if (tx_.publish()) notify(tx_queue);
-  return true;
+}
+
+void VirtioNet::drain_backlog() {
+  while (!tx_backlog_.empty() && tx_free_count_) {
+    net::PacketPtr frame = std::move(tx_backlog_.front());
+    tx_backlog_.pop_front();
+    post(std::move(frame));
+  }
 }
 
 void VirtioNet::interrupt() {
@@ -205,6 +241,7 @@ void VirtioNet::poll() {
   if (!nic || !nic->pending_) return;
   nic->pending_ = false;
   nic->reclaim();
+  nic->drain_backlog();
   nic->receive();
   // Frames left over (the batch limit): another pass of the loop.
   if (nic->rx_.has_used()) {

@@ -118,7 +118,7 @@ void Arp::release(Entry& e) {
 }
 
 bool Arp::expired(const Entry& e, std::uint64_t now) const {
-  return e.state == State::resolved && now - e.confirmed_ms >= config_.arp_ttl_ms;
+  return e.state == State::resolved && !e.polling && now - e.confirmed_ms >= config_.arp_ttl_ms;
 }
 
 void Arp::resolved(Entry& e, MacAddress mac, std::uint64_t now) {
@@ -126,6 +126,7 @@ void Arp::resolved(Entry& e, MacAddress mac, std::uint64_t now) {
   e.mac = mac;
   e.confirmed_ms = now;
   e.attempts = 0;
+  e.polling = false;
   // RFC 1122 2.3.2.2: send what waited for this address, in order.
   std::size_t n = e.queued;
   e.queued = 0;
@@ -250,6 +251,12 @@ void Arp::send_request(Ipv4Address target, std::uint64_t) {
   send(arp::op_request, MacAddress::broadcast(), MacAddress{}, config_.address, target, nullptr);
 }
 
+void Arp::send_poll(Entry& e, std::uint64_t now) {
+  ++counters_.arp_tx_polls;
+  e.asked_ms = now;
+  send(arp::op_request, e.mac, MacAddress{}, config_.address, e.ip, nullptr);
+}
+
 void Arp::send_announcement() {
   // RFC 5227 2.3: a request with sender and target protocol address ours.
   if (config_.address == Ipv4Address::any()) return;
@@ -274,10 +281,20 @@ SendResult Arp::send_ipv4(Ipv4Address next_hop, PacketPtr datagram, std::uint64_
 SendResult Arp::enqueue_or_send(Ipv4Address next_hop, PacketPtr datagram, std::uint64_t now) {
   Entry* e = find(next_hop);
   if (e && expired(*e, now)) {
-    // RFC 1122 2.3.2.1: an entry times out; ask again before using it.
-    ++counters_.arp_cache_expired;
-    release(*e);
-    e = nullptr;
+    if (e->used_ms > e->confirmed_ms) {
+      // RFC 1122 2.3.2.1: an entry in use is validated with unicast polls
+      // (its option 2), and used meanwhile: traffic flowing to a host does
+      // not stall, nor queue, each time its entry reaches its lifetime.
+      e->polling = true;
+      e->attempts = 1;
+      send_poll(*e, now);
+    } else {
+      // Not used since it was confirmed: it times out; ask again before
+      // using it.
+      ++counters_.arp_cache_expired;
+      release(*e);
+      e = nullptr;
+    }
   }
   if (e && e->state == State::resolved) {
     e->used_ms = now;
@@ -334,9 +351,24 @@ void Arp::run_timers(std::uint64_t now) {
       ++e.attempts;
       e.asked_ms = now;
       send_request(e.ip, now);
+    } else if (e.polling && now - e.asked_ms >= retry_ms) {
+      if (e.attempts >= max_attempts) {
+        // No answer to the polls: the host is gone (or moved).
+        ++counters_.arp_cache_expired;
+        release(e);
+        continue;
+      }
+      ++e.attempts;
+      send_poll(e, now);
     } else if (expired(e, now)) {
-      ++counters_.arp_cache_expired;
-      release(e);
+      if (e.used_ms > e.confirmed_ms) {
+        e.polling = true;  // in use: validate it (see enqueue_or_send)
+        e.attempts = 1;
+        send_poll(e, now);
+      } else {
+        ++counters_.arp_cache_expired;
+        release(e);
+      }
     }
   }
 }
@@ -396,7 +428,7 @@ void Arp::probe_tick(std::uint64_t now) {
 bool Arp::busy() const {
   if (announcements_left_ > 0 || probe_.active) return true;
   for (const auto& e : entries_)
-    if (e.state == State::incomplete) return true;
+    if (e.state == State::incomplete || e.polling) return true;
   return false;
 }
 

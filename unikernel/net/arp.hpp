@@ -54,7 +54,7 @@ namespace rz::net {
 
 class Arp {
  public:
-  static constexpr std::size_t cache_size = 64;
+  static constexpr std::size_t cache_size = 128;  // more than a /25 of neighbours
   static constexpr std::size_t queue_per_entry = 64;
   static constexpr std::size_t queue_total = 128;  // over all entries
   static constexpr std::uint64_t retry_ms = 1000;  // RFC 1122 2.3.2.1: at most 1/s
@@ -116,6 +116,9 @@ class Arp {
     std::uint64_t asked_ms = 0;      // incomplete: last request sent
     std::uint64_t used_ms = 0;       // for choosing a victim
     unsigned attempts = 0;
+    // resolved, past its lifetime and in use: being validated by unicast
+    // polls, and used meanwhile (RFC 1122 2.3.2.1).
+    bool polling = false;
     std::size_t queued = 0;
     std::array<PacketPtr, queue_per_entry> queue;  // oldest first
   };
@@ -127,6 +130,7 @@ class Arp {
   void resolved(Entry& e, MacAddress mac, std::uint64_t now);
   bool expired(const Entry& e, std::uint64_t now) const;
   void send_request(Ipv4Address target, std::uint64_t now);
+  void send_poll(Entry& e, std::uint64_t now);
   void send_announcement();
   void send(std::uint16_t op, MacAddress eth_dst, MacAddress tha, Ipv4Address spa, Ipv4Address tpa,
             PacketPtr reuse);

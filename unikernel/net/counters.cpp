@@ -35,6 +35,7 @@ constexpr CounterName names[] = {
     {"arp.queue.dropped", &Counters::arp_queue_dropped},
     {"arp.resolve.failed", &Counters::arp_resolve_failed},
     {"arp.tx.probes", &Counters::arp_tx_probes},
+    {"arp.tx.polls", &Counters::arp_tx_polls},
     {"arp.probe.conflicts", &Counters::arp_probe_conflicts},
     {"ipv4.rx.datagrams", &Counters::ipv4_rx_datagrams},
     {"ipv4.rx.delivered", &Counters::ipv4_rx_delivered},

@@ -38,6 +38,7 @@ struct Counters {
   std::uint64_t arp_queue_dropped = 0;
   std::uint64_t arp_resolve_failed = 0;
   std::uint64_t arp_tx_probes = 0;
+  std::uint64_t arp_tx_polls = 0;  // unicast requests validating an entry in use
   std::uint64_t arp_probe_conflicts = 0;
   // IPv4 (RFC 791, RFC 1122 3.2.1)
   std::uint64_t ipv4_rx_datagrams = 0;

@@ -15,6 +15,10 @@ class HttpServer::Conn : public std::enable_shared_from_this<Conn> {
 
   void start(bool refuse) {
     auto self = shared_from_this();
+    // Responses that make no progress for idle_timeout (a client that
+    // stopped reading: its window stays shut) end the connection (RFC 9293
+    // 3.8.3 user timeout), so such clients cannot hold every slot.
+    tcp_->set_user_timeout(server_.config_.idle_timeout_ms);
     tcp_->on_readable([self] { self->pump(); });
     tcp_->on_writable([self] { self->pump(); });
     tcp_->on_closed([self](TcpError) { self->server_.gone(self.get()); });

@@ -13,6 +13,8 @@
 //   - a parse error gets its status (400, 413, 414, 431, 501, 505) with
 //     "Connection: close"; so does a header section not complete within
 //     header_timeout_ms (408);
+//   - output that makes no progress for idle_timeout_ms (a client that
+//     stopped reading) ends the connection: TCP's user timeout;
 //   - a connection ends after a response with "Connection: close" (the
 //     request asked, HTTP/1.0, or an error), or after idle_timeout_ms with
 //     no request under way. Ending is a lingering close (RFC 9112 9.6):

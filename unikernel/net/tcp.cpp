@@ -1437,6 +1437,7 @@ void Tcp::listen_input(Listener& l, const Ipv4Input& in, const Segment& seg, std
   auto c = std::make_shared<TcpConnection>(*this, tuple);
   c->listener_port_ = l.port;
   ++l.half_open;
+  c->in_backlog_ = true;
   table_[key(tuple.remote, tuple.remote_port, tuple.local_port)] = c;
   c->open_passive(seg, now);
 }
@@ -1494,8 +1495,7 @@ bool Tcp::send_segment(const FourTuple& t, std::uint32_t seq, std::uint32_t ack_
 }
 
 void Tcp::established(TcpConnection& c) {
-  Listener* l = find_listener(c.listener_port_);
-  if (l && l->half_open) --l->half_open;
+  half_open_gone(c);
 }
 
 void Tcp::accept(TcpConnection& c) {
@@ -1509,6 +1509,11 @@ void Tcp::accept(TcpConnection& c) {
 }
 
 void Tcp::half_open_gone(TcpConnection& c) {
+  // Only a connection counted in the backlog leaves it: one opened from a
+  // SYN cookie never was, and taking it off would let every cookie
+  // connection admit one more half-open entry (a flood then fills the table).
+  if (!c.in_backlog_) return;
+  c.in_backlog_ = false;
   Listener* l = find_listener(c.listener_port_);
   if (l && l->half_open) --l->half_open;
 }

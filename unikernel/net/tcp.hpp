@@ -196,6 +196,7 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
   TcpState state_ = TcpState::closed;
   TcpError error_ = TcpError::none;
   bool passive_ = false;        // from a listener (an RST in SYN-RECEIVED just drops it)
+  bool in_backlog_ = false;     // counted in its listener's half_open
   bool user_closed_ = false;    // close() was called
   bool fin_requested_ = false;  // shutdown()/close(): FIN after the data
   bool fin_sent_ = false;       // our FIN has a sequence number

@@ -24,9 +24,10 @@ Bytes request_from(MacAddress mac, Ipv4Address ip, Ipv4Address target) {
   return eth(MacAddress::broadcast(), mac, 0x0806, arp_packet(1, mac, ip, MacAddress{}, target));
 }
 
-bool is_request_for(const Frame& f, Ipv4Address ip) {
+// A who-has for `ip`, broadcast unless `to` is given (a unicast poll).
+bool is_request_for(const Frame& f, Ipv4Address ip, MacAddress to = MacAddress::broadcast()) {
   return f.type == 0x0806 && get16(f.payload(), 6) == 1 && get32(f.payload(), 24) == ip.value &&
-         f.dst == MacAddress::broadcast();
+         f.dst == to;
 }
 
 }  // namespace
@@ -178,21 +179,49 @@ TEST_CASE("an unanswered resolution is retried each second, three times, then dr
   CHECK_FALSE(entry(net, peer_ip));
 }
 
-TEST_CASE("entries expire after arp_ttl and are resolved again on use") {
+TEST_CASE("an unused entry expires after arp_ttl and is resolved again on use") {
+  Net net("ip=10.0.0.2/24 arp_ttl=4");
+  net.learn();
+  net.advance(4100);
+  CHECK_FALSE(entry(net, peer_ip));
+  net.stack.send_ipv4({}, peer_ip, 253, pattern(10), net.now);
+  auto out = net.take();
+  REQUIRE(out.size() == 1);
+  CHECK(is_request_for(out[0], peer_ip));
+  CHECK(out[0].dst == MacAddress::broadcast());
+  CHECK(net.counter("arp.cache.expired") == 1);
+}
+
+TEST_CASE("an entry in use is polled by unicast at arp_ttl and used meanwhile") {
   Net net("ip=10.0.0.2/24 arp_ttl=4");
   net.learn();
   net.advance(3900);
   net.stack.send_ipv4({}, peer_ip, 253, pattern(10), net.now);
   auto out = net.take();
   REQUIRE(out.size() == 1);
-  CHECK(out[0].dst == peer_mac);  // still fresh
+  CHECK(out[0].dst == peer_mac);
+  // Past its lifetime: a request to the known MAC (RFC 1122 2.3.2.1), and
+  // datagrams still go straight out.
   net.advance(200);
-  CHECK_FALSE(entry(net, peer_ip));
-  CHECK(net.counter("arp.cache.expired") == 1);
   net.stack.send_ipv4({}, peer_ip, 253, pattern(10), net.now);
   out = net.take();
-  REQUIRE(out.size() == 1);
-  CHECK(is_request_for(out[0], peer_ip));
+  REQUIRE(out.size() == 2);
+  CHECK(is_request_for(out[0], peer_ip, peer_mac));
+  CHECK(out[1].dst == peer_mac);
+  CHECK(out[1].type == 0x0800);
+  CHECK(net.counter("arp.tx.polls") == 1);
+  // The reply renews it.
+  net.learn();
+  CHECK(entry(net, peer_ip));
+  // In use again, then unanswered polls, a second apart, three of them:
+  // the entry goes.
+  net.advance(1000);
+  net.stack.send_ipv4({}, peer_ip, 253, pattern(10), net.now);
+  net.advance(6100);
+  out = net.take();
+  CHECK(net.counter("arp.tx.polls") == 4);
+  CHECK_FALSE(entry(net, peer_ip));
+  CHECK(net.counter("arp.cache.expired") == 1);
 }
 
 TEST_CASE("the cache is bounded: the least recently used entry goes") {
