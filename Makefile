@@ -58,6 +58,7 @@ fuzz: setup
 	cmake -S unikernel -B $(BUILD) -G Ninja -DRINGZERO_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
 	cmake --build $(BUILD) --target fuzz-frame
 	cmake --build $(BUILD) --target fuzz-dns
+	cmake --build $(BUILD) --target fuzz-http
 
 bench: setup
 	$(RZ) bench boot
