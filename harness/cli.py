@@ -7,6 +7,8 @@ ringzero boot SERVICE          boot an image and stream its console; Ctrl-C
 ringzero test [PYTEST ARGS]    run the suites (default: suites/)
 ringzero bench boot            boot-time benchmark
 ringzero sweep                 remove what dead runs left behind
+ringzero soak --duration 8h    every flood at once against one `http` VM,
+                               memory sampled; writes a report
 """
 
 from __future__ import annotations
@@ -90,6 +92,48 @@ def _parser() -> argparse.ArgumentParser:
     _machine_options(p, backend=None)
 
     sub.add_parser("sweep", help="remove VMs, processes and files left by runs that died")
+
+    p = sub.add_parser(
+        "soak",
+        help="flood one `http` VM with everything at once for a long time, watch its memory",
+    )
+    p.add_argument("--duration", required=True, help="how long: 90s, 30m, 8h, 1h30m")
+    p.add_argument(
+        "--interval", default="60s", help="sampling period, one flood round each (default 60s)"
+    )
+    p.add_argument("--out", type=Path, metavar="DIR", help="default reports/soak/<run-id>/")
+    p.add_argument(
+        "--floods", default="all", help="icmp,arp,syn,http,keepalive (default all), or none"
+    )
+    p.add_argument("--syn-pps", type=int, default=200, help="SYN flood rate (default 200)")
+    p.add_argument("--syn-port", type=int, default=80, help="SYN flood port (default 80)")
+    p.add_argument(
+        "--http-rate", type=int, default=20, help="httperf new connections/s (default 20)"
+    )
+    p.add_argument(
+        "--keepalive-connections", type=int, default=4, help="wrk connections (default 4)"
+    )
+    p.add_argument(
+        "--arp-tool",
+        choices=("scapy", "arping"),
+        default="scapy",
+        help="ARP flood: frames at --arp-pps (scapy, default) or arping at full speed",
+    )
+    p.add_argument("--arp-pps", type=int, default=200, help="ARP requests/s (default 200)")
+    p.add_argument(
+        "--warmup",
+        default="2m",
+        help="heap flatness is judged after this much flooding, 10%% of the run at least",
+    )
+    p.add_argument(
+        "--heap-bound",
+        type=int,
+        default=64,
+        metavar="KIB",
+        help="heap growth after warm-up allowed: max(KIB, 5%% of it) (default 64)",
+    )
+    p.add_argument("--cmdline", default="", help="extra words for the service's command line")
+    _machine_options(p, backend="qemu")
 
     sub.add_parser(
         "tcp-coverage",
@@ -226,6 +270,34 @@ def cmd_sweep(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_soak(args: argparse.Namespace) -> int:
+    from .soak import SoakConfig, parse_duration, parse_floods, run_soak
+
+    config = SoakConfig(
+        duration_s=parse_duration(args.duration),
+        interval_s=parse_duration(args.interval),
+        out=args.out,
+        backend=args.backend,
+        accel=args.accel,
+        memory_mib=args.memory,
+        floods=parse_floods(args.floods),
+        syn_pps=args.syn_pps,
+        syn_port=args.syn_port,
+        http_rate=args.http_rate,
+        keepalive_connections=args.keepalive_connections,
+        arp_tool=args.arp_tool,
+        arp_pps=args.arp_pps,
+        warmup_s=parse_duration(args.warmup),
+        heap_bound_bytes=args.heap_bound * 1024,
+        cmdline=args.cmdline,
+    )
+    try:
+        return run_soak(config)
+    except KeyboardInterrupt:  # before the soak began (building, booting)
+        print("\nringzero: interrupted", file=sys.stderr)
+        return 130
+
+
 def cmd_tcp_coverage(_args: argparse.Namespace) -> int:
     from .tcp_requirements import print_coverage
 
@@ -241,6 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "build": cmd_build,
         "bench": cmd_bench,
         "sweep": cmd_sweep,
+        "soak": cmd_soak,
         "tcp-coverage": cmd_tcp_coverage,
     }
     try:
