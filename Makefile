@@ -14,7 +14,7 @@ setup:
 
 # The conformance run on the bundled unikernel: every protocol suite against
 # the `conformance` service, two workers (each with its own wire).
-CONFORMANCE_SUITES := suites/arp suites/ipv4 suites/icmp suites/udp suites/dhcp suites/dns suites/tcp
+CONFORMANCE_SUITES := suites/arp suites/ipv4 suites/icmp suites/udp suites/dhcp suites/dns suites/tcp suites/http suites/flood
 conformance: setup
 	$(PYTEST) $(CONFORMANCE_SUITES) --target ringzero -n 2
 
