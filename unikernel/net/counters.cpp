@@ -145,6 +145,7 @@ constexpr CounterName names[] = {
     {"tcp.delayed_acks", &Counters::tcp_delayed_acks},
     {"tcp.time_wait_reused", &Counters::tcp_time_wait_reused},
     {"tcp.time_wait_evicted", &Counters::tcp_time_wait_evicted},
+    {"tcp.fin_wait_2_timeouts", &Counters::tcp_fin_wait_2_timeouts},
 };
 
 // A counter without a name here would never be reported.

@@ -153,7 +153,9 @@ struct Counters {
   std::uint64_t tcp_keepalives = 0;
   std::uint64_t tcp_delayed_acks = 0;
   std::uint64_t tcp_time_wait_reused = 0;
-  std::uint64_t tcp_time_wait_evicted = 0;  // the oldest made room in a full table
+  std::uint64_t tcp_time_wait_evicted = 0;
+  std::uint64_t tcp_fin_wait_2_timeouts =
+      0;  // the peer never sent its FIN  // the oldest made room in a full table
 };
 
 struct CounterName {

@@ -90,7 +90,11 @@ class HttpServer::Conn : public std::enable_shared_from_this<Conn> {
     if (lingering_) {
       if (now - linger_since_ >= server_.config_.linger_ms) {
         server_.stats_.linger_timeouts++;
+        // TCP finishes the close on its own (FIN-WAIT-2 ends after 2 MSL
+        // at most); the slot is free now.
+        auto self = shared_from_this();
         tcp_->close();
+        server_.gone(this);
       }
       return;
     }

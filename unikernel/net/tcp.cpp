@@ -179,6 +179,10 @@ void TcpConnection::close() {
     return;
   }
   shutdown();
+  // Already in FIN-WAIT-2: nobody will read what the peer sends, so do not
+  // wait for its FIN forever.
+  if (state_ == TcpState::fin_wait_2)
+    fin_wait_2_due_ = tcp_.now() + 2ull * tcp_.config().tcp.msl_ms;
 }
 
 void TcpConnection::abort() {
@@ -704,6 +708,10 @@ void TcpConnection::process_ack(const Segment& seg, std::uint64_t now) {
       case TcpState::fin_wait_1:
         state_ = TcpState::fin_wait_2;
         timer_ = Timer::none;
+        // A closed connection (no application left to read) waits 2 MSL at
+        // most for the peer's FIN, as Linux's tcp_fin_timeout: RFC 9293
+        // sets no limit, and a peer that never closes would hold the slot.
+        if (user_closed_) fin_wait_2_due_ = now + 2ull * tcp_.config().tcp.msl_ms;
         break;
       case TcpState::closing:
         enter_time_wait(now);
@@ -1152,6 +1160,12 @@ void TcpConnection::tick(std::uint64_t now) {
     if (now >= time_wait_due_) terminate(TcpError::none);
     return;
   }
+  if (state_ == TcpState::fin_wait_2 && fin_wait_2_due_ && now >= fin_wait_2_due_) {
+    ++tcp_.counters_.tcp_fin_wait_2_timeouts;
+    send_reset(now);
+    terminate(TcpError::timeout);
+    return;
+  }
   if (timer_ != Timer::none && now >= timer_due_) {
     Timer t = timer_;
     timer_ = Timer::none;
@@ -1200,6 +1214,7 @@ std::uint64_t TcpConnection::next_due() const {
   if (delack_due_) due = std::min(due, delack_due_);
   if (override_due_) due = std::min(due, override_due_);
   if (keepalive_ && ka_due_ && synchronized(state_)) due = std::min(due, ka_due_);
+  if (state_ == TcpState::fin_wait_2 && fin_wait_2_due_) due = std::min(due, fin_wait_2_due_);
   return due;
 }
 

@@ -266,6 +266,7 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
   std::uint64_t last_heard_ = 0;
   std::uint32_t user_timeout_ms_ = 0;
   std::uint64_t time_wait_due_ = 0;
+  std::uint64_t fin_wait_2_due_ = 0;  // closed by the application: the peer's FIN by then
   // SWS override (3.8.6.2.1 (d)): data held back by the sender's rules goes
   // out when this passes.
   std::uint64_t override_due_ = 0;

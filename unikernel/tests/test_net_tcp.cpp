@@ -314,4 +314,34 @@ TEST_CASE("tcp: a table full of TIME-WAIT makes room for a new connection") {
   CHECK(l.counter(l.b, "tcp.time_wait_evicted") == 1);
 }
 
+TEST_CASE("tcp: a closed connection waits 2 MSL at most in FIN-WAIT-2") {
+  Link l("tcp_msl=1");
+  TcpConnection::Ptr server;
+  REQUIRE(l.b.tcp().listen(80, [&](TcpConnection::Ptr c) { server = c; }));
+  Client cl;
+  cl.start(l, ip_b, 80, {}, false);  // never closes its side
+  REQUIRE(l.run_until(5000, [&] { return server && cl.connected; }));
+  server->close();
+  l.run(100);
+  CHECK(server->state() == TcpState::fin_wait_2);
+  l.run(2500);
+  CHECK(server->state() == TcpState::closed);
+  CHECK(l.counter(l.b, "tcp.fin_wait_2_timeouts") == 1);
+  CHECK(cl.closed);  // the RST told the client
+  CHECK(l.b.tcp().connections() == 0);
+}
+
+TEST_CASE("tcp: a half-closed connection (shutdown) stays in FIN-WAIT-2 for the peer") {
+  Link l("tcp_msl=1");
+  TcpConnection::Ptr server;
+  REQUIRE(l.b.tcp().listen(80, [&](TcpConnection::Ptr c) { server = c; }));
+  Client cl;
+  cl.start(l, ip_b, 80, {}, false);
+  REQUIRE(l.run_until(5000, [&] { return server && cl.connected; }));
+  server->shutdown();
+  l.run(5000);
+  CHECK(server->state() == TcpState::fin_wait_2);
+  CHECK(l.counter(l.b, "tcp.fin_wait_2_timeouts") == 0);
+}
+
 }  // namespace rz::net::test
