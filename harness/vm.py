@@ -208,6 +208,22 @@ class Vm:
         crash = self.console.crash if self.console else None
         return [f.function for f in symbolize(self.image.elf, crash.addresses)] if crash else []
 
+    def run_delay_seconds(self) -> float:
+        """Time the QEMU process's threads have so far spent runnable but
+        waiting for a host CPU (the second field of each thread's
+        /proc/<pid>/task/<tid>/schedstat), summed: while a vCPU thread
+        waits, the guest does not run though its clock goes on."""
+        pid = self.machine.pid() if self.machine else None
+        if pid is None:
+            raise RuntimeError("the VM is not running")
+        total_ns = 0
+        for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+            try:
+                total_ns += int(stat.read_text().split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # a thread that ended meanwhile
+        return total_ns / 1e9
+
     def cpu_seconds(self) -> float:
         """User + system CPU time the QEMU process has used so far."""
         pid = self.machine.pid() if self.machine else None

@@ -38,14 +38,20 @@ SETTLE_S = 20.0  # the footprint must be back within this after the flood
 
 
 def ping_ok(wire: Any, ip: str, count: int = 3) -> str | None:
-    """None if `ping -c count` got every reply, else what ping said. Up
-    to 10 s for each: right after a flood, a slow target may still be
-    working through the frames queued on its link."""
-    result = wire.run(["ping", "-c", str(count), "-i", "0.2", "-W", "10", ip], timeout=60)
+    """None if `ping -c count` got a reply to every request, else what ping
+    said. Up to 10 s for each: right after a flood, a slow target may still
+    be working through the frames queued on its link. -w makes ping wait
+    for late replies (without it, once one reply came, ping waits only two
+    round trips for the rest: a VM the host did not run for a moment would
+    read as losing one); a lost reply still fails, as ping then sends more
+    requests than it gets replies."""
+    result = wire.run(
+        ["ping", "-c", str(count), "-i", "0.2", "-W", "10", "-w", "20", ip], timeout=60
+    )
     m = re.search(r"(\d+) packets transmitted, (\d+) received", result.stdout)
     if m and int(m[1]) == int(m[2]) == count:
         return None
-    return f"ping after the flood: {result.stdout.strip()}{result.stderr.strip()}"
+    return f"ping: {result.stdout.strip()}{result.stderr.strip()}"
 
 
 def echo_ok(wire: Any, ip: str, port: int = ECHO_PORT) -> str | None:

@@ -300,7 +300,14 @@ def test_real_clients_connect_during_a_syn_flood(peer, sut, wire, record_propert
     record_property("syn_flood", summary)
     record_property("syn_flood_counters", counters)
 
-    assert flood.sent >= 10 * FRAMES, f"the flood was too slow to mean anything: {summary}"
+    # Full speed: as fast as the link takes frames. Either the flood sent
+    # every distinct SYN ten times over, or the link turned sends away (the
+    # target drained its queue slower than the flood filled it) after it
+    # took every distinct SYN at least five times.
+    saturated = flood.refused > 0 and flood.sent >= 5 * FRAMES
+    assert flood.sent >= 10 * FRAMES or saturated, (
+        f"the flood was too slow to mean anything: {summary}"
+    )
     assert len(outcomes) >= 5, f"too few attempts during the flood: {summary}"
     assert len(echoed) >= MIN_CONNECTED * len(outcomes), f"{summary}; failures: {failures[:5]}"
     assert attempt(wire, sut, 0)[0] == "echoed", "no connection right after the flood"

@@ -74,7 +74,9 @@ void timer_periodic() {
                 static_cast<long long>(max_late_us), static_cast<long long>(now_us() - started));
     check(os::Timers::stop(tick), "timer_periodic", "stop");
     int at_stop = count;
-    os::Timers::oneshot(50ms, [at_stop] {
+    // Half a second: no tick after stop, and time for the host to read
+    // what it needs of the running VM once it has seen the line above.
+    os::Timers::oneshot(500ms, [at_stop] {
       check(count == at_stop, "timer_periodic", "no ticks after stop");
       finish();
     });
