@@ -12,11 +12,15 @@ CXX_SOURCES = $(shell find unikernel -name '*.cpp' -o -name '*.hpp')
 setup:
 	@bash scripts/setup.sh
 
-# The conformance run on the bundled unikernel: every protocol suite against
-# the `conformance` service, two workers (each with its own wire).
+# The conformance run: every protocol suite against the bundled unikernel
+# (its `conformance` service, under libvirt) and then against the Linux
+# reference stack, two workers each (each with its own wire); the report of
+# both side by side goes to reports/<run-id>/ (conformance.json, .md, .html,
+# JUnit XML, Allure). TARGETS=ringzero for the unikernel alone.
 CONFORMANCE_SUITES := suites/arp suites/ipv4 suites/icmp suites/udp suites/dhcp suites/dns suites/tcp suites/http suites/flood
+TARGETS ?= ringzero,linux
 conformance: setup
-	$(PYTEST) $(CONFORMANCE_SUITES) --target ringzero -n 2
+	$(RZ) conformance $(CONFORMANCE_SUITES) --targets $(TARGETS) -n 2
 
 # Everything CI checks, in order of speed.
 test: setup lint host-tests unit suites
@@ -37,13 +41,14 @@ unit:
 
 # Every suite against both targets: the unikernel under both backends (one
 # of them with two xdist workers, each on its own wire), and the Linux
-# reference stack, serially and with two workers. A second pair of unikernel
-# runs under TCG when KVM is usable (otherwise auto is TCG already).
+# reference stack, serially and with two workers. The runs with workers go
+# through `ringzero conformance`, so that CI makes the conformance report
+# too. A second pair of unikernel runs under TCG when KVM is usable
+# (otherwise auto is TCG already).
 suites:
 	$(PYTEST) suites --target ringzero --backend libvirt --accel auto
-	$(PYTEST) suites --target ringzero --backend qemu --accel auto -n 2
 	$(PYTEST) suites --target linux
-	$(PYTEST) suites --target linux -n 2
+	$(RZ) conformance suites --targets ringzero,linux --backend qemu --accel auto -n 2
 	@if $(VENV)/bin/python -c 'from ringzero.hypervisor.accel import kvm_status as s; raise SystemExit(not s()[0])'; then \
 	  set -e; \
 	  $(PYTEST) suites --target ringzero --backend libvirt --accel tcg; \

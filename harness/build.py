@@ -126,3 +126,16 @@ def _stamp(image: Image) -> Path:
 def _read_stamp(image: Image) -> str:
     path = _stamp(image)
     return path.read_text() if path.exists() else ""
+
+
+def built_image(service: str) -> tuple[Image, bool | None]:
+    """A service's image where build() puts it, without building, and
+    whether it was built from the current sources (None when it is not
+    there or that cannot be told)."""
+    image = _image(service)
+    if not image.path.is_file():
+        return image, None
+    try:
+        return image, _read_stamp(image) == source_hash()
+    except (BuildError, OSError):
+        return image, None

@@ -135,6 +135,47 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cmdline", default="", help="extra words for the service's command line")
     _machine_options(p, backend="qemu")
 
+    p = sub.add_parser(
+        "conformance",
+        help="run suites against targets; write conformance.json/.md/.html, JUnit and Allure",
+    )
+    p.add_argument("paths", nargs="*", default=None, help="suites to run (default: suites/)")
+    p.add_argument(
+        "--targets",
+        "--target",
+        dest="targets",
+        default="ringzero",
+        help="comma-separated targets, run in turn (default ringzero; e.g. ringzero,linux)",
+    )
+    p.add_argument("-n", dest="workers", type=int, default=0, help="pytest-xdist workers")
+    p.add_argument("--out", type=Path, metavar="DIR", help="default reports/<run-id>/")
+    p.add_argument(
+        "--pytest-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="one more pytest argument (repeatable), e.g. --pytest-arg=-x",
+    )
+    p.add_argument("--backend", choices=BACKENDS, default="libvirt", help="default libvirt")
+    p.add_argument("--accel", choices=("auto", "kvm", "tcg"), default="auto")
+
+    p = sub.add_parser("report", help="work with conformance reports")
+    report_sub = p.add_subparsers(dest="report_command", required=True)
+    q = report_sub.add_parser("diff", help="what changed between two runs or releases")
+    q.add_argument("a", help="the earlier: a run id, a release version, a directory or 'latest'")
+    q.add_argument("b", help="the later, named the same ways")
+    q.add_argument(
+        "--fail-on-regression", action="store_true", help="exit 1 when a test newly fails"
+    )
+
+    p = sub.add_parser(
+        "release-report",
+        help="keep a run's conformance report under reports/releases/VERSION/ (committed)",
+    )
+    p.add_argument("version", help="e.g. 0.1.0")
+    p.add_argument("--run", default="latest", help="a run id or directory (default: the newest)")
+    p.add_argument("--force", action="store_true", help="replace an existing release report")
+
     sub.add_parser(
         "tcp-coverage",
         help="which tests cover each MUST and SHOULD of RFC 9293 (Appendix B), from the sources",
@@ -298,6 +339,34 @@ def cmd_soak(args: argparse.Namespace) -> int:
         return 130
 
 
+def cmd_conformance(args: argparse.Namespace) -> int:
+    from .conformance import Options
+    from .conformance import run as run_conformance
+
+    opts = Options(
+        paths=list(args.paths or ["suites"]),
+        targets=[t.strip() for t in args.targets.split(",") if t.strip()],
+        backend=args.backend,
+        accel=args.accel,
+        workers=args.workers,
+        out=args.out,
+        pytest_args=list(args.pytest_arg),
+    )
+    return run_conformance(opts)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report.diff import diff_main
+
+    return diff_main(args.a, args.b, fail_on_regression=args.fail_on_regression)
+
+
+def cmd_release_report(args: argparse.Namespace) -> int:
+    from .report.release import release_main
+
+    return release_main(args.version, args.run, force=args.force)
+
+
 def cmd_tcp_coverage(_args: argparse.Namespace) -> int:
     from .tcp_requirements import print_coverage
 
@@ -315,6 +384,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sweep": cmd_sweep,
         "soak": cmd_soak,
         "tcp-coverage": cmd_tcp_coverage,
+        "conformance": cmd_conformance,
+        "report": cmd_report,
+        "release-report": cmd_release_report,
     }
     try:
         return handlers[args.command](args)

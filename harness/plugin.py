@@ -48,6 +48,7 @@ from .net.instances import TargetInstance, create_instance
 from .net.peer import Peer
 from .net.wire import Wire
 from .paths import reports_dir
+from .report.collect import Collector, artifact_dir_name
 from .runs import Run, new_run_id, sweep
 from .targets import Target, TargetError, load
 from .vm import Vm
@@ -84,6 +85,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--reports", default=None, metavar="DIR", help="where run artifacts go (default reports/)"
     )
+    group.addoption(
+        "--report-dir",
+        default=None,
+        metavar="DIR",
+        help="this session's artifacts and conformance.json go exactly here"
+        " (default <reports>/<run-id>; `ringzero conformance` gives each target its own)",
+    )
+    group.addoption(
+        "--progress",
+        action="store_true",
+        help="print tests done/total and failures so far every 20 s and on each failure",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -115,6 +128,14 @@ def pytest_configure(config: pytest.Config) -> None:
             print(f"ringzero: removed {len(names)} {kind} left by earlier runs: {', '.join(names)}")
     os.environ[RUN_ID_ENV] = run_id
     config.stash[RUN_ID_KEY] = run_id
+    config.pluginmanager.register(
+        Collector(config, lambda: _run_reports(config)), "ringzero-conformance-collector"
+    )
+    if getattr(config.option, "allure_report_dir", None):
+        from .report.allure_labels import AllureLabels
+
+        labels = AllureLabels(config.stash[TARGET_KEY].name, lambda: _run_reports(config))
+        config.pluginmanager.register(labels, "ringzero-allure-labels")
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -196,14 +217,16 @@ def accel(pytestconfig: pytest.Config) -> Accel:
 
 
 def _run_reports(config: pytest.Config) -> Path:
+    exact = config.getoption("report_dir")
+    if exact:
+        return Path(exact).resolve()
     base = config.getoption("reports")
     return (Path(base) if base else reports_dir()) / config.stash[RUN_ID_KEY]
 
 
 @pytest.fixture
 def artifacts(request: pytest.FixtureRequest) -> Path:
-    name = re.sub(r"[^A-Za-z0-9_.=-]+", "-", request.node.nodeid).strip("-")
-    path = _run_reports(request.config) / name
+    path = _run_reports(request.config) / artifact_dir_name(request.node.nodeid)
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -53,6 +53,20 @@ else
   echo "$want" > $stamp
 fi
 
+# ---- the Allure command-line ------------------------------------------------------
+# `ringzero conformance` turns its Allure results into an HTML report with it
+# (a Java program, from the npm registry; Debian's JRE runs it). Without it
+# the run still writes everything else and says so.
+if [[ -x .tools/node_modules/.bin/allure ]]; then
+  say "Allure command-line: present (.tools)"
+elif command -v npm >/dev/null && command -v java >/dev/null; then
+  say "installing the Allure command-line into .tools (npm)"
+  npm install --prefix .tools --no-audit --no-fund --loglevel=error allure-commandline@2 >/dev/null \
+    || say "Allure command-line: npm install failed; conformance runs will skip the Allure HTML report"
+else
+  say "Allure command-line: needs npm and java; conformance runs will skip the Allure HTML report"
+fi
+
 # ---- KVM ----------------------------------------------------------------------
 if .venv/bin/python -c 'from ringzero.hypervisor.accel import kvm_status as s; ok, why = s(); print(why); raise SystemExit(0 if ok else 1)' >/tmp/ringzero-kvm.$$ 2>&1; then
   say "KVM: usable"
