@@ -166,6 +166,10 @@ class Sample:
     qemu_rss_bytes: int | None
     qemu_cpu_s: float | None
     error: str | None = None
+    # How long QEMU's threads have so far waited for a host CPU (schedstat):
+    # a round in which it grew by seconds is one where the host, not the
+    # guest, was slow.
+    qemu_wait_s: float | None = None
 
     @property
     def heap_in_use(self) -> int | None:
@@ -578,7 +582,15 @@ def _round_row(r: Round, sample: Sample | None, prev: Sample | None) -> list[str
         str(_get(sample.guest, "tcp", "connections")) if sample and sample.guest else "-",
         _bytes(sample.qemu_rss_bytes) if sample else "-",
         f"{cpu:.0f} %" if cpu is not None else "-",
+        _waited(sample, prev),
     ]
+
+
+def _waited(sample: Sample | None, prev: Sample | None) -> str:
+    """How long QEMU waited for a host CPU between two samples."""
+    if not sample or not prev or sample.qemu_wait_s is None or prev.qemu_wait_s is None:
+        return "-"
+    return f"{sample.qemu_wait_s - prev.qemu_wait_s:.1f} s"
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -718,7 +730,7 @@ def markdown(meta: dict[str, Any], samples: Sequence[Sample], rounds: Sequence[R
     if base is not None:
         rows.append(["0 (baseline)", format_duration(0), *["-"] * 8, _bytes(base.heap_in_use),
                      _bytes(base.heap_peak), str(_get(base.guest, "tcp", "connections")),
-                     _bytes(base.qemu_rss_bytes), "-"])  # fmt: skip
+                     _bytes(base.qemu_rss_bytes), "-", "-"])  # fmt: skip
     prev = base
     for r in rounds:
         sample = by_round.get(r.index)
@@ -727,7 +739,7 @@ def markdown(meta: dict[str, Any], samples: Sequence[Sample], rounds: Sequence[R
     header = ["round", "t", "pings", "loss", "ARP answered", "SYNs", "HTTP conns",
               "conn/s answered (opened)",
               "keep-alive reqs", "errors", "heap in use", "heap peak", "TCP conns", "QEMU RSS",
-              "QEMU CPU"]  # fmt: skip
+              "QEMU CPU", "QEMU waited for a CPU"]  # fmt: skip
     out += [_table(header, rows), ""]
     return "\n".join(out)
 
@@ -747,7 +759,11 @@ def write_report(
 
 
 def progress_line(
-    total_s: float, sample: Sample, summary: dict[str, Any], rnd: Round | None
+    total_s: float,
+    sample: Sample,
+    summary: dict[str, Any],
+    rnd: Round | None,
+    prev: Sample | None = None,
 ) -> str:
     icmp = summary.get("icmp", {})
     http = summary.get("http", {})
@@ -763,6 +779,9 @@ def progress_line(
         f"heap {_bytes(sample.heap_in_use)}",
         f"RSS {_bytes(sample.qemu_rss_bytes)}",
     ]
+    waited = _waited(sample, prev)
+    if waited != "-":
+        parts.append(f"QEMU waited for a CPU {waited}")
     if sample.error:
         parts.append(f"! {sample.error}")
     return "  ".join(parts)
@@ -858,7 +877,8 @@ def run_soak(config: SoakConfig) -> int:
                 s = sample(time.monotonic() - t0, index)
                 samples.append(s)
                 summary = summarize(samples, rounds, config.heap_bound_bytes, config.warmup_s)
-                print(progress_line(config.duration_s, s, summary, rnd), flush=True)
+                prev = samples[-2] if len(samples) > 1 else None
+                print(progress_line(config.duration_s, s, summary, rnd, prev), flush=True)
                 trouble = _trouble(vm)
                 if trouble:
                     s.error = trouble
@@ -933,13 +953,14 @@ def _sample(
             error = f"GET /stats failed: {e}"
             if attempt + 1 < tries:
                 time.sleep(0.5 * (attempt + 1))
-    rss = cpu = None
+    rss = cpu = wait = None
     pid = vm.machine.pid() if vm.machine is not None else None
     if pid is not None:
         with contextlib.suppress(OSError, RuntimeError):
             rss = qemu_rss_bytes(pid)
             cpu = vm.cpu_seconds()
-    return Sample(t_s, index, guest, rss, cpu, error)
+            wait = vm.run_delay_seconds()
+    return Sample(t_s, index, guest, rss, cpu, error, wait)
 
 
 def _flood_round(config: SoakConfig, wire: Any, ip: str, rnd: Round) -> None:
