@@ -189,3 +189,29 @@ def test_a_bad_target_is_one_clear_line(suite, tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().startswith("ringzero: --targets:"), done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_the_real_report_opens_in_chromium_with_the_jsons_counts(first, tmp_path):
+    """The HTML this run wrote, in Debian's chromium: the page's own script
+    counted its rows, and per target and outcome they are what
+    conformance.json says."""
+    from tests.test_report_html_chromium import run_chromium
+    from tests.test_report_render import parse_html
+
+    out, _ = first
+    doc = schema.load(out)
+    dom = parse_html(run_chromium(["--dump-dom", (out / "conformance.html").as_uri()], tmp_path))
+    assert dom.one("body").attrs.get("data-rendered") == "yes"
+    counted = {
+        (s.attrs["data-target"], s.attrs["data-outcome"]): int(s.text())
+        for s in dom.all("span", class_="js-count")
+    }
+    expected = {
+        (target, outcome): sum(
+            1 for t in doc["tests"] if t["target"] == target and t["outcome"] == outcome
+        )
+        for target in ("ringzero", "linux")
+        for outcome in schema.OUTCOMES
+    }
+    assert counted == expected
+    assert expected[("linux", "failed")] == 1
