@@ -28,7 +28,6 @@ import html as _html
 import json
 import math
 import re
-import textwrap
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from pathlib import Path
 from typing import TypedDict, TypeVar
@@ -880,10 +879,16 @@ def _terminal_rfcs(s: Summary, name: str, width: int) -> list[str]:
             continue
         dev = f" ({sc['deviation']} dev)" if sc["deviation"] else ""
         items.append(f"RFC {rfc} {ratio(sc)}{dev}")
-    text = " · ".join(items)
-    return textwrap.wrap(
-        text, width=width, initial_indent="  ", subsequent_indent="  ", break_on_hyphens=False
-    )
+    # Whole items per line: "RFC" and its number never part.
+    lines: list[str] = []
+    line = ""
+    for item in items:
+        candidate = f"{line} · {item}" if line else f"  {item}"
+        if line and len(candidate) > width:
+            lines.append(line + " ·")
+            candidate = f"  {item}"
+        line = candidate
+    return [*lines, line] if line else lines
 
 
 def must_failures(doc: Document) -> list[tuple[TestEntry, Rfc]]:
