@@ -241,8 +241,15 @@ def _write(doc: Document, run_dir: Path, out: Path, version: str) -> list[str]:
     stripped = strip_artifacts(doc)
     dump(stripped, out)
     files = [FILENAME]
+    # The checkout the run was made in (reports/<run-id>/ under it) and this
+    # one: their paths in the XML (pytest writes skipped tests' file paths)
+    # become relative, so that no machine's paths go into git.
+    roots = {str(run_dir.resolve().parent.parent) + "/", str(repo_root()) + "/"}
     for junit in sorted(run_dir.glob("junit-*.xml")):
-        shutil.copy2(junit, out / junit.name)
+        text = junit.read_text()
+        for root in roots:
+            text = text.replace(root, "")
+        (out / junit.name).write_text(text)
         files.append(junit.name)
     try:
         from . import render
