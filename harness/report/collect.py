@@ -111,7 +111,8 @@ class Collector:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, Any, Any]:
         report = yield
-        report.ringzero = item_meta(item)
+        if report.when == "setup":  # the controller's entry starts from it
+            report.ringzero = item_meta(item)
         return report
 
     # ---- on the controller ------------------------------------------------------------
