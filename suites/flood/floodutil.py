@@ -275,10 +275,19 @@ class Snapshot:
             link_tx_dropped(self.wire, self.sut.link) - self.link_drops,
         )
 
-    def lines(self) -> tuple[list[str], int]:
-        """The changes as report lines, and the target's own tx drops."""
-        delta, target, link = self.changes()
-        return [
-            f"target counters: {delta}",
-            f"dropped by the target on the way out: {target}; by the link on the way in: {link}",
-        ], target
+    def lines(
+        self, changes: tuple[dict[str, int], int, int] | None = None
+    ) -> tuple[list[str], int, int]:
+        """The changes (read now, or those given) as report lines, the
+        target's own tx drops, and the link's drops on the way to the
+        target."""
+        delta, target, link = changes or self.changes()
+        return (
+            [
+                f"target counters: {delta}",
+                f"dropped by the target on the way out: {target}; "
+                f"by the link on the way in: {link}",
+            ],
+            target,
+            link,
+        )

@@ -87,7 +87,7 @@ def test_ping_flood_gets_every_echo_answered(wire, sut, service, flood_s, reques
     the wire, then the service answers and the footprint is back."""
     before = Snapshot(wire, sut)
     r = flood.icmp_flood(wire, sut.ip, flood_s, link=sut.link).wait()
-    lines, _ = before.lines()
+    lines, _, _ = before.lines()
     report(request, record_property, *lines, results=[r])
     service.settle()
     at_least(r, 100)  # ping -f's own floor
@@ -105,7 +105,7 @@ def test_arping_flood_gets_every_request_answered(
     """arping as fast as it goes: every request has its reply on the wire."""
     before = Snapshot(wire, sut)
     r = flood.arp_flood(wire, sut.ip, flood_s, link=sut.link).wait()
-    lines, _ = before.lines()
+    lines, _, _ = before.lines()
     report(request, record_property, *lines, results=[r])
     service.settle()
     at_least(r, 100)
@@ -123,7 +123,7 @@ def test_arp_frame_flood_at_full_speed_is_answered(
     expires and the footprint is back."""
     before = Snapshot(wire, sut)
     r = flood.arp_flood(wire, sut.ip, flood_s, tool="scapy", link=sut.link).wait()
-    lines, dropped = before.lines()
+    lines, dropped, _ = before.lines()
     report(request, record_property, *lines, results=[r])
     service.settle()
     at_least(r, 1000)
@@ -148,7 +148,7 @@ def test_syn_flood_leaves_no_half_open_connections(
     given up (one retransmission) the footprint is back."""
     before = Snapshot(wire, sut)
     r = flood.syn_flood(wire, sut.ip, service.port, flood_s, link=sut.link).wait()
-    lines, _ = before.lines()
+    lines, _, _ = before.lines()
     report(request, record_property, *lines, results=[r])
     service.settle()
     at_least(r, 1000)
@@ -165,7 +165,7 @@ def test_http_connection_flood_has_no_errors(wire, sut, service, flood_s, reques
     before = Snapshot(wire, sut)
     rate = http_rate(sut)
     r = flood.http_conn_flood(wire, sut.ip, HTTP_PORT, flood_s, rate=rate).wait()
-    lines, _ = before.lines()
+    lines, _, _ = before.lines()
     report(request, record_property, *lines, results=[r])
     service.settle()
     assert r.sent == round(rate * flood_s), r.summary()
@@ -182,7 +182,7 @@ def test_http_keepalive_flood_has_no_errors(wire, sut, service, flood_s, request
     r = flood.http_keepalive_flood(
         wire, sut.ip, HTTP_PORT, flood_s, connections=KEEPALIVE_CONNECTIONS
     ).wait()
-    lines, _ = before.lines()
+    lines, _, _ = before.lines()
     report(request, record_property, *lines, results=[r])
     service.settle()
     at_least(r, 100)
@@ -199,9 +199,10 @@ def test_http_keepalive_flood_has_no_errors(wire, sut, service, flood_s, request
 def test_all_floods_at_once(wire, sut, service, flood_s, request, record_property):
     """ping -f, arping, a SYN flood (at combined_syn_pps, against the HTTP
     port where there is one), httperf and wrk together (the HTTP floods
-    where the target serves HTTP): every echo and ARP request answered,
-    every HTTP request answered 200 with no error, then the service
-    answers and the footprint is back."""
+    where the target serves HTTP): every echo and ARP request that reached
+    the target answered (the link may drop what the guest cannot take in
+    time, and counts it), every HTTP request answered 200 with no error,
+    then the service answers and the footprint is back."""
     syn_pps = combined_syn_pps(sut)
     before = Snapshot(wire, sut)
     floods = [
@@ -222,13 +223,29 @@ def test_all_floods_at_once(wire, sut, service, flood_s, request, record_propert
     finally:
         for f in floods:
             f.stop()
-    lines, _ = before.lines()
+    changes = before.changes()
+    lines, _, link_dropped = before.lines(changes)
     report(request, record_property, *lines, results=results)
     service.settle()
     by_kind = {r.kind: r for r in results}
     icmp, arp = by_kind["icmp"], by_kind["arp"]
-    assert icmp.answered == icmp.sent, f"{icmp.sent - icmp.answered} unanswered: {icmp.summary()}"
-    assert arp.answered == arp.sent, f"{arp.sent - arp.answered} unanswered: {arp.summary()}"
+    # Five floods at once can outrun a guest that gets a fraction of a
+    # host CPU (TCG on a busy host): the link's queue toward it fills and
+    # the link drops frames, which never reach the target and so are owed
+    # no answer (RFC 1122 3.2.2.6 and RFC 826 are about what is
+    # received). Every request the link did not count as dropped must be
+    # answered; with no link drops, every request.
+    lost = (icmp.sent - icmp.answered) + (arp.sent - arp.answered)
+    assert lost <= link_dropped, (
+        f"{lost} echo and ARP requests unanswered, but the link dropped only "
+        f"{link_dropped} frames on the way to the target: {icmp.summary()}; {arp.summary()}"
+    )
+    echo_seen = changes[0].get("icmp.rx.echo_requests")
+    if echo_seen is not None:  # ringzero counts what reached it
+        assert icmp.answered == echo_seen, (
+            f"the target counted {echo_seen} echo requests, {icmp.answered} were answered "
+            f"on the wire: {icmp.summary()}"
+        )
     for kind in ("http-conn", "http-keepalive"):
         if kind in by_kind:
             h = by_kind[kind]
