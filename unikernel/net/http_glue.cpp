@@ -16,6 +16,8 @@ namespace rz::net {
 namespace {
 
 std::unique_ptr<HttpServer> server;
+os::Timers::id_t tick_timer = 0;
+bool ticking = false;
 
 std::uint64_t now_ms() {
   return std::uint64_t(os::uptime().count()) / 1'000'000;
@@ -187,8 +189,20 @@ bool start_http_server(std::uint16_t port) {
       std::printf("http: port %u is taken\n", unsigned(port));
       return;
     }
-    server->tick(now_ms());
-    os::Timers::periodic(std::chrono::milliseconds(250), [] { server->tick(now_ms()); });
+    // Ticks (timeouts) every 250 ms only while connections are open: an
+    // idle server costs the CPU nothing.
+    server->on_busy([] {
+      server->tick(now_ms());
+      if (ticking) return;
+      ticking = true;
+      tick_timer = os::Timers::periodic(std::chrono::milliseconds(250), [] {
+        server->tick(now_ms());
+        if (server->open_connections() == 0) {
+          os::Timers::stop(tick_timer);
+          ticking = false;
+        }
+      });
+    });
     std::printf("http: listening on port %u (%u connections at most)\n", unsigned(port),
                 unsigned(server->config().max_connections));
   });

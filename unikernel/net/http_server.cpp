@@ -251,6 +251,7 @@ void HttpServer::stop() {
 }
 
 void HttpServer::accept(TcpConnection::Ptr c) {
+  if (conns_.empty() && on_busy_) on_busy_();
   stats_.connections_total++;
   bool refuse = conns_.size() >= config_.max_connections;
   if (refuse) stats_.connections_refused++;

@@ -1,7 +1,8 @@
 // An HTTP/1.1 origin server (RFC 9112, RFC 9110) on the stack's TCP: routes
 // of path -> handler, persistent connections and pipelining, and limits on
 // everything a client controls. No clock of its own: the owner calls
-// tick() (the kernel glue, <ringzero/http.hpp>, every 250 ms).
+// tick() (the kernel glue, <ringzero/http.hpp>, every 250 ms while
+// connections are open).
 //
 // A connection's life:
 //   - beyond max_connections open ones: "503 Service Unavailable" and a
@@ -89,8 +90,12 @@ class HttpServer {
   // Listens on config.port; false when the port is taken.
   bool start();
   void stop();
-  // Timeouts; call every few hundred ms.
+  // Timeouts; call every few hundred ms while connections are open.
   void tick(std::uint64_t now_ms);
+  // Called when a connection arrives while none is open, before it is
+  // taken: the moment to tick() with the current time and to start
+  // ticking (an idle server needs no ticks).
+  void on_busy(std::function<void()> f) { on_busy_ = std::move(f); }
 
   const HttpConfig& config() const { return config_; }
   const Stats& stats() const { return stats_; }
@@ -118,6 +123,7 @@ class HttpServer {
   Stats stats_;
   std::uint64_t now_ms_ = 0;
   bool listening_ = false;
+  std::function<void()> on_busy_;
 };
 
 }  // namespace rz::net

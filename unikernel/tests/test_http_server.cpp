@@ -588,4 +588,42 @@ TEST_CASE("http server: bodies, 413 over max_body, and the statistics") {
   CHECK(f.resets_sent() == 0);
 }
 
+TEST_CASE("http server: ticked only while busy, as the glue does; timeouts still count") {
+  Fixture f;
+  bool ticking = false;
+  int busy = 0;
+  f.http.on_busy([&] {
+    ++busy;
+    f.http.tick(f.l.now);
+    ticking = true;
+  });
+  f.l.each_ms = [&](std::uint64_t now) {
+    if (!ticking || now % 250 != 0) return;
+    f.http.tick(now);
+    if (f.http.open_connections() == 0) ticking = false;
+  };
+  f.l.run(60'000);  // a minute idle: no ticks, the server's clock stands still
+  CHECK(busy == 0);
+
+  // A client that starts a request and does not finish its header
+  // section: the header timeout counts from its arrival, not from the
+  // last tick a minute ago.
+  auto& silent = f.connect("GET /hello HTTP/1.1\r\nHost: x\r\n");
+  auto& other = f.connect(get("/hello"));
+  f.wait(other, 1);
+  CHECK(busy == 1);  // the second arrived while the first was open
+  f.l.run(HttpConfig{}.header_timeout_ms - 1000);
+  CHECK(f.http.stats().header_timeouts == 0);
+  REQUIRE(f.l.run_until(3000, [&] { return f.http.stats().header_timeouts == 1; }));
+  other.c->close();
+  silent.c->close();
+  REQUIRE(f.l.run_until(5000, [&] { return f.http.open_connections() == 0; }));
+  f.l.run(1000);
+  CHECK_FALSE(ticking);  // idle again: the ticks stopped
+
+  auto& again = f.connect(get("/hello"));
+  CHECK(f.wait(again, 1)[0].status == 200);
+  CHECK(busy == 2);
+}
+
 }  // namespace rz::net::test
