@@ -50,7 +50,7 @@ from .net.wire import Wire
 from .paths import reports_dir
 from .report.collect import Collector, artifact_dir_name
 from .runs import Run, new_run_id, sweep
-from .targets import Target, TargetError, load
+from .targets import Target, TargetError, check_runs_suites, load
 from .vm import Vm
 
 LEVELS = ("MUST", "SHOULD", "MAY")
@@ -116,6 +116,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     try:
         config.stash[TARGET_KEY] = load(config.getoption("target"))
+        check_runs_suites(config.stash[TARGET_KEY])
     except TargetError as e:
         raise pytest.UsageError(f"--target: {e}") from None
     worker = getattr(config, "workerinput", None)

@@ -1,11 +1,12 @@
 """Targets: the systems under test, one TOML file each in targets/.
 
 name = "ringzero"
-kind = "unikernel"               # what starts it: unikernel | linux-netns
+kind = "unikernel"               # what starts it: unikernel | linux-netns | linux-vm
 capabilities = ["kernel", ...]   # which suites apply
-[vm]                             # unikernel only
+[vm]                             # unikernel and linux-vm only
 memory_mib = 64
-service = "conformance"          # the image the network suites boot (`sut`)
+service = "conformance"          # unikernel: the image the network suites boot (`sut`)
+serves = ["nginx", "dns"]        # linux-vm: what its initramfs can serve (harness/linuxvm.py)
 [tunables]                       # protocol timers, applied by each kind
 arp_ttl_s = 4                    # (see TUNABLES)
 [deviations]
@@ -20,7 +21,12 @@ from pathlib import Path
 
 from .paths import repo_root
 
-KINDS = ("unikernel", "linux-netns")
+KINDS = ("unikernel", "linux-netns", "linux-vm")
+# What a linux-vm target's initramfs can serve (rz.serve= on its command line).
+LINUX_VM_SERVES = ("httpd", "nginx", "dns")
+# The kinds the conformance suites run on (harness/net/instances.py). A
+# linux-vm target is the benchmarks' reference and has no agent (yet).
+SUITE_KINDS = ("unikernel", "linux-netns")
 
 # Tunables a target file may set, with what they mean. Each kind applies
 # them its own way (harness/net/instances.py): the unikernel on its command
@@ -44,6 +50,7 @@ class Target:
     capabilities: frozenset[str]
     memory_mib: int = 64
     service: str | None = None  # the unikernel image that serves the network suites
+    serves: tuple[str, ...] = ()  # linux-vm: what it can serve (LINUX_VM_SERVES)
     tunables: dict[str, int | float] = field(default_factory=dict)
     deviations: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
@@ -75,6 +82,16 @@ def load(name_or_path: str) -> Target:
     return parse(data, path)
 
 
+def check_runs_suites(target: Target) -> None:
+    """Raises when the conformance suites cannot run on the target."""
+    if target.kind not in SUITE_KINDS:
+        raise TargetError(
+            f"target {target.name} (kind {target.kind}) runs no conformance suites: it is "
+            "the benchmarks' reference (harness/linuxvm.py); use a target of kind "
+            f"{' or '.join(SUITE_KINDS)}, e.g. --target ringzero or --target linux"
+        )
+
+
 def parse(data: dict[str, object], path: Path | None = None) -> Target:
     where = str(path) if path else "target"
 
@@ -102,7 +119,12 @@ def parse(data: dict[str, object], path: Path | None = None) -> Target:
     service = vm.get("service")
     if service is not None and (not isinstance(service, str) or not service):
         raise TargetError(f"{where}: vm.service must be the name of a service")
-    unknown_vm = set(vm) - {"memory_mib", "service"}
+    serves = vm.get("serves", [])
+    if not isinstance(serves, list) or not all(s in LINUX_VM_SERVES for s in serves):
+        raise TargetError(f"{where}: vm.serves must be a list of {', '.join(LINUX_VM_SERVES)}")
+    if serves and kind != "linux-vm":
+        raise TargetError(f"{where}: vm.serves is for kind linux-vm")
+    unknown_vm = set(vm) - {"memory_mib", "service", "serves"}
     if unknown_vm:
         raise TargetError(f"{where}: unknown keys in [vm]: {', '.join(sorted(unknown_vm))}")
     tunables = data.get("tunables", {})
@@ -131,6 +153,7 @@ def parse(data: dict[str, object], path: Path | None = None) -> Target:
         capabilities=frozenset(caps),
         memory_mib=memory,
         service=service,
+        serves=tuple(serves),
         tunables=dict(tunables),
         deviations=dict(deviations),
         path=path,

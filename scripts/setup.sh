@@ -22,7 +22,9 @@ if ((${#missing[@]})); then
   fi
   say "installing ${#missing[@]} Debian packages: ${missing[*]}"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # INITRD=No: linux-image-amd64 (the benchmarks' Linux microVM) would
+  # otherwise build an initramfs for this host that nothing boots.
+  $sudo env DEBIAN_FRONTEND=noninteractive INITRD=No apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
   say "Debian packages: all ${#wanted[@]} present"
 fi

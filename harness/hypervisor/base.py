@@ -27,7 +27,7 @@ class NicSpec:
 @dataclass(frozen=True)
 class MachineSpec:
     name: str  # unique, carries the run id (see runs.resource_name)
-    kernel: Path  # a multiboot image
+    kernel: Path  # a multiboot image, or a Linux bzImage (with initrd)
     cmdline: str
     memory_mib: int
     accel: Accel
@@ -38,6 +38,7 @@ class MachineSpec:
     # Created with its CPU stopped; resume() starts it (so that a capture can
     # be opened on the NIC's tap before the guest sends its first frame).
     paused: bool = False
+    initrd: Path | None = None  # a Linux kernel's initramfs (harness/linuxvm.py)
 
     @property
     def firmware(self) -> Path | None:

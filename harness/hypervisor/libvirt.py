@@ -102,6 +102,7 @@ def domain_xml(spec: MachineSpec) -> str:
         if spec.firmware
         else ""
     )
+    initrd = f"<initrd>{escape(str(spec.initrd))}</initrd>" if spec.initrd else ""
     nic = ""
     if spec.nic is not None:
         nic = (
@@ -123,6 +124,7 @@ def domain_xml(spec: MachineSpec) -> str:
     <type arch='x86_64' machine='pc'>hvm</type>
     {loader}
     <kernel>{escape(str(spec.kernel))}</kernel>
+    {initrd}
     <cmdline>{escape(spec.cmdline)}</cmdline>
   </os>
   {cpu}

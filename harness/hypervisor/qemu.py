@@ -46,6 +46,7 @@ def qemu_argv(spec: MachineSpec) -> list[str]:
         "-no-reboot",
         "-kernel",
         str(spec.kernel),
+        *(["-initrd", str(spec.initrd)] if spec.initrd else []),
         "-append",
         spec.cmdline,
         "-chardev",
