@@ -15,14 +15,20 @@ every library ldd names; a static page; and /init (INIT below). The guest's
 command line says what to do:
 
     rz.ip=A/P rz.gw=G          eth0's address and default route
-    rz.serve=nginx,dns         nginx or busybox httpd on TCP 80, dnsmasq on UDP 53
+    rz.serve=nginx,dns         nginx or busybox httpd on TCP 80, dnsmasq on UDP 53,
+                               discard on TCP 9 (busybox nc -ll forking a dd to
+                               /dev/null per connection: this busybox has no inetd)
     rz.dns=name:a.b.c.d,...    the A records dnsmasq serves (the unikernel's dns=)
+    rz.bytes=N,...             files /www/bytes/N of N zero octets, made at boot
+                               after the services start (the unikernel's
+                               /bytes/N, for the bulk benchmark)
 
 and /init prints on the serial console, once each socket listens,
 
     linuxvm: ready http nginx (uptime 6.07 s)
     linuxvm: ready dns dnsmasq (uptime 6.48 s)
-    linuxvm: ready (uptime 6.49 s)
+    linuxvm: bytes /bytes/16777216 (uptime 6.90 s)
+    linuxvm: ready (uptime 6.91 s)
 
 where the uptime is the guest kernel's own clock (/proc/uptime, 10 ms
 steps, counted from early kernel init: the firmware, loading the images and
@@ -120,6 +126,7 @@ ip=$(arg rz.ip)
 gw=$(arg rz.gw)
 serve=$(arg rz.serve)
 records=$(arg rz.dns)
+sizes=$(arg rz.bytes)
 
 while read -r module; do
     insmod "$module" || fail "insmod $module failed"
@@ -158,8 +165,19 @@ for service in $(echo "$serve" | tr , ' '); do
         listening udp 0035 07 $! dnsmasq
         say "ready dns dnsmasq (uptime $(uptime_s) s)"
         ;;
-    *) fail "rz.serve: unknown service '$service' (httpd, nginx, dns)" ;;
+    discard)
+        nc -ll -p 9 -e /etc/linuxvm/discard < /dev/null > /dev/null 2>&1 &
+        listening tcp 0009 0A $! nc
+        say "ready discard nc (uptime $(uptime_s) s)"
+        ;;
+    *) fail "rz.serve: unknown service '$service' (httpd, nginx, dns, discard)" ;;
     esac
+done
+for n in $(echo "$sizes" | tr , ' '); do
+    case "$n" in *[!0-9]*) fail "rz.bytes: '$n' is not a number of octets" ;; esac
+    mkdir -p /www/bytes
+    head -c "$n" /dev/zero > "/www/bytes/$n" || fail "rz.bytes: could not write /www/bytes/$n"
+    say "bytes /bytes/$n (uptime $(uptime_s) s)"
 done
 say "ready (uptime $(uptime_s) s)"
 while :; do sleep 3600; done
@@ -202,6 +220,11 @@ INDEX_HTML = (
     '<p><a href="/hello">/hello</a></p></body></html>\n'
 )
 HELLO = "Hello from Linux\n"
+
+# The discard service (RFC 863) behind `nc -ll -p 9 -e`: nc forks it per
+# connection with the socket as its stdin and stdout; it reads to the
+# peer's FIN and ends, which closes the connection.
+DISCARD = "#!/bin/sh\nexec dd of=/dev/null bs=65536 2>/dev/null\n"
 
 ETC = {
     "etc/passwd": "root:x:0:0:root:/root:/bin/sh\nwww-data:x:33:33:www-data:/www:/bin/false\n"
@@ -448,6 +471,7 @@ def _initramfs(inputs: _Inputs) -> tuple[bytes, tuple[str, ...]]:
         cpio.file(name, text.encode())
     cpio.file("www/index.html", INDEX_HTML.encode())
     cpio.file("www/hello", HELLO.encode())
+    cpio.file("etc/linuxvm/discard", DISCARD.encode(), 0o755)
     cpio.file("init", INIT.encode(), 0o755)
     modules = tuple(_module_name(m) for m in inputs.modules)
     return gzip.compress(cpio.pack(), compresslevel=9, mtime=0), modules

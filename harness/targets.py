@@ -23,7 +23,7 @@ from .paths import repo_root
 
 KINDS = ("unikernel", "linux-netns", "linux-vm")
 # What a linux-vm target's initramfs can serve (rz.serve= on its command line).
-LINUX_VM_SERVES = ("httpd", "nginx", "dns")
+LINUX_VM_SERVES = ("httpd", "nginx", "dns", "discard")
 # The kinds the conformance suites run on (harness/net/instances.py). A
 # linux-vm target is the benchmarks' reference and has no agent (yet).
 SUITE_KINDS = ("unikernel", "linux-netns")
