@@ -65,8 +65,12 @@ fuzz: setup
 	cmake --build $(BUILD) --target fuzz-dns
 	cmake --build $(BUILD) --target fuzz-http
 
+# ringzero against the Linux microVM, side by side: a table on stdout and
+# reports/bench/<run-id>/ (bench.json, bench.md, SVG plots). BENCH_ARGS=--quick
+# for the two-minute version.
+BENCH_ARGS ?=
 bench: setup
-	$(RZ) bench boot
+	$(RZ) bench $(BENCH_ARGS)
 
 images: setup
 	$(RZ) build

@@ -5,7 +5,10 @@ ringzero boot SERVICE          boot an image and stream its console; Ctrl-C
                                stops it; exits with the guest's status
   --tap NAME --ip A/P|dhcp [--gw G] with a virtio-net NIC on an existing tap
 ringzero test [PYTEST ARGS]    run the suites (default: suites/)
-ringzero bench boot            boot-time benchmark
+ringzero bench [--quick]       ringzero against a Linux microVM, side by side:
+                               boot, size, memory, idle, HTTP, bulk, DNS, ping;
+                               a table and reports/bench/<run-id>/
+ringzero bench boot            boot times of `hello` per backend
 ringzero sweep                 remove what dead runs left behind
 ringzero soak --duration 8h    every flood at once against one `http` VM,
                                memory sampled; writes a report
@@ -86,9 +89,32 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("test", help="run the suites with pytest", add_help=False)
     p.add_argument("pytest_args", nargs=argparse.REMAINDER)
 
-    p = sub.add_parser("bench", help="benchmarks")
-    p.add_argument("what", choices=("boot",))
-    p.add_argument("--runs", type=int, default=10, help="boots per configuration (default 10)")
+    p = sub.add_parser(
+        "bench", help="benchmarks: ringzero against a Linux microVM (or `bench boot`)"
+    )
+    p.add_argument(
+        "what",
+        nargs="?",
+        choices=("boot",),
+        help="boot: the boot times of `hello` per backend (default: the full comparison)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="under 2 minutes: one boot a side, short load runs, no memory bisection",
+    )
+    p.add_argument(
+        "--runs",
+        type=int,
+        default=None,
+        help="runs per figure (default 5, --quick 1; bench boot: boots per backend, default 10)",
+    )
+    p.add_argument("--out", type=Path, metavar="DIR", help="default reports/bench/<run-id>/")
+    p.add_argument(
+        "--only",
+        metavar="GROUPS",
+        help="some of boot,size,memory,idle,http,bulk,dns,ping (default all)",
+    )
     _machine_options(p, backend=None)
 
     sub.add_parser("sweep", help="remove VMs, processes and files left by runs that died")
@@ -291,11 +317,25 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import boot_benchmark
+    from .bench import boot_benchmark, make_settings, run_bench
 
-    return boot_benchmark(
-        runs=args.runs, backend=args.backend, accel=resolve(args.accel), memory_mib=args.memory
+    if args.what == "boot":
+        return boot_benchmark(
+            runs=args.runs or 10,
+            backend=args.backend,
+            accel=resolve(args.accel),
+            memory_mib=args.memory,
+        )
+    settings = make_settings(
+        quick=args.quick,
+        runs=args.runs,
+        only=args.only,
+        out=args.out,
+        backend=args.backend or "qemu",
+        accel=args.accel,
     )
+    settings.ringzero_memory_mib = args.memory
+    return run_bench(settings)
 
 
 def cmd_sweep(_args: argparse.Namespace) -> int:
