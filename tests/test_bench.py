@@ -778,9 +778,9 @@ def test_real_bench_quick_runs_and_writes_its_report(tmp_path):
         for side in bench.SIDES
         if "median" not in row[side] and key != "min_memory_mib"
     }
-    for key in ("image_kib", "boot_to_http_ms", "boot_guest_ms"):
-        for side in bench.SIDES:
-            assert "median" in rows[key][side], (key, side, missing)
+    # Each figure but the bisection measured on both sides: a figure
+    # missing means a tool or a VM failed, and the bench is broken.
+    assert not missing, f"figures not measured: {missing}"
     assert "skipped with --quick" in rows["min_memory_mib"]["ringzero"]["reason"]
     md = (out / "bench.md").read_text()
     assert "| figure | ringzero | Linux VM | ratio ringzero/Linux |" in md
@@ -788,5 +788,3 @@ def test_real_bench_quick_runs_and_writes_its_report(tmp_path):
     ET.fromstring((out / "latency.svg").read_text())
     # The budget is 2 minutes; a loaded host gets some slack.
     assert took < 240, f"--quick took {took:.0f} s"
-    if missing:
-        print(f"figures not measured: {missing}", file=sys.stderr)
