@@ -189,6 +189,19 @@ def stats(sut: Any) -> dict[str, Any]:
     return reply
 
 
+def http_stats(wire: Any, ip: str) -> dict[str, Any]:
+    """The ringzero HTTP server's own counters (GET /stats from the wire):
+    connections_total, connections_refused (answered 503 at its
+    connection cap), requests, responses by status."""
+    out = wire.run(
+        ["curl", "-sS", "--max-time", "20", f"http://{ip}:{HTTP_PORT}/stats"],
+        timeout=30,
+        check=True,
+    ).stdout
+    http: dict[str, Any] = json.loads(out)["http"]
+    return http
+
+
 def counters(sut: Any) -> dict[str, int]:
     return {k: int(v) for k, v in stats(sut)["counters"].items()}
 

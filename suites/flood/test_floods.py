@@ -38,7 +38,7 @@ import pytest
 from ringzero import flood
 from ringzero.flood import FloodResult
 
-from .floodutil import HTTP_PORT, Snapshot, report
+from .floodutil import HTTP_PORT, Snapshot, http_stats, report
 
 pytestmark = pytest.mark.boot_args("http=80", "tcp_syn_retries=1", "tcp_msl=1")
 
@@ -201,10 +201,12 @@ def test_all_floods_at_once(wire, sut, service, flood_s, request, record_propert
     port where there is one), httperf and wrk together (the HTTP floods
     where the target serves HTTP): every echo and ARP request that reached
     the target answered (the link may drop what the guest cannot take in
-    time, and counts it), every HTTP request answered 200 with no error,
+    time, and counts it), every HTTP request answered: 200, or 503 for
+    the connections the server refused at its cap, with no other error;
     then the service answers and the footprint is back."""
     syn_pps = combined_syn_pps(sut)
     before = Snapshot(wire, sut)
+    http_before = http_stats(wire, sut.ip) if service.http else None
     floods = [
         flood.icmp_flood(wire, sut.ip, flood_s, link=sut.link),
         flood.arp_flood(wire, sut.ip, flood_s, link=sut.link),
@@ -246,7 +248,26 @@ def test_all_floods_at_once(wire, sut, service, flood_s, request, record_propert
             f"the target counted {echo_seen} echo requests, {icmp.answered} were answered "
             f"on the wire: {icmp.summary()}"
         )
-    for kind in ("http-conn", "http-keepalive"):
-        if kind in by_kind:
-            h = by_kind[kind]
-            assert (h.errors, h.answered) == (0, h.sent), h.summary()
+    if "http-keepalive" in by_kind:
+        h = by_kind["http-keepalive"]
+        assert (h.errors, h.answered) == (0, h.sent), h.summary()
+    if "http-conn" in by_kind:
+        # httperf opens new connections at a fixed rate whatever the server
+        # does. With the guest starved by the other floods (and its SYN-ACKs
+        # behind the SYN flood's), they can pile up past the server's
+        # connection cap, and it answers those 503 with Connection: close
+        # (RFC 9110 15.6.4: temporary overload) rather than take more than
+        # it can hold. Every request must be answered, and the only errors
+        # allowed are those 503s, each one counted by the server as
+        # refused at its cap (test_http_connection_flood_has_no_errors,
+        # alone, allows none).
+        h = by_kind["http-conn"]
+        assert http_before is not None
+        refused = (
+            http_stats(wire, sut.ip)["connections_refused"] - http_before["connections_refused"]
+        )
+        d = h.detail
+        assert d["replies"] == h.sent, f"{h.sent - d['replies']} requests unanswered: {h.summary()}"
+        assert h.errors == d["status_5xx"] == refused, (
+            f"errors other than the server's refusals at its cap ({refused}): {h.summary()}"
+        )

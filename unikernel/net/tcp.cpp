@@ -1400,6 +1400,23 @@ void Tcp::input(const Ipv4Input& in, PacketPtr packet, std::uint64_t now) {
       it = table_.end();
     }
   }
+  if (it != table_.end() && config_.tcp.syncookies) {
+    // A full backlog answered a SYN with a cookie; a retransmission of that
+    // SYN then found room and made a half-open connection with its own ISS.
+    // The peer's ACK of the cookie is not acceptable to that connection,
+    // which would reset it (3.10.7.4). A valid cookie wins instead, as on
+    // Linux: the half-open connection goes and the listener takes the ACK.
+    auto& old = *it->second;
+    if (old.state_ == TcpState::syn_received && old.passive_ && seg->has(ack) && !seg->has(syn) &&
+        !seg->has(rst) && seg->ack != old.iss_ + 1 &&
+        isn_.check_cookie({in.header.dst, seg->dst_port, in.header.src, seg->src_port}, seg->seq,
+                          seg->ack, now)) {
+      old.terminate(TcpError::none);
+      old.deliver_events();
+      table_.erase(it);
+      it = table_.end();
+    }
+  }
   if (it != table_.end()) {
     auto c = it->second;
     c->segment_arrives(*seg, now);
