@@ -266,6 +266,53 @@ TEST_CASE("tcp: a full backlog answers with SYN cookies and the connection works
   CHECK_FALSE(two.c->stats().timestamps);  // a cookie keeps no options but the MSS
 }
 
+TEST_CASE("tcp: a cookie's ACK wins over a half-open connection a later SYN made") {
+  // One's SYN-ACK is lost, so its half-open connection fills the backlog;
+  // two's SYN gets a cookie, whose SYN-ACK is held on the wire. One's SYN
+  // retransmission completes it and frees the backlog; two's SYN
+  // retransmission then makes a half-open connection with its own ISS
+  // (whose SYN-ACK is lost too), and only then does the cookie arrive:
+  // two's ACK of it must make the connection, not draw a reset.
+  Link l("tcp_syn_backlog=1");
+  echo_server(l);
+  Client one, two;
+  one.start(l, ip_b, 7, pattern(3000, 1));
+  auto tcp_at = [](const Bytes& f) { return std::size_t(14 + (f[14] & 15) * 4); };
+  auto is_syn_ack_to = [&](const Bytes& f, std::uint16_t port) {
+    if (f.size() < 54 || get16(f, 12) != 0x0800 || f[23] != 6) return false;
+    std::size_t t = tcp_at(f);
+    return get16(f, t + 2) == port && (f[t + 13] & 0x12) == 0x12;
+  };
+  std::vector<Bytes> held;
+  int two_syn_acks = 0;
+  const std::uint64_t t0 = l.now;
+  l.each_ms = [&](std::uint64_t now) {
+    auto& out = l.nic_b.sent;
+    for (auto it = out.begin(); it != out.end();) {
+      bool drop = false;
+      if (now < t0 + 900 && is_syn_ack_to(*it, one.c->tuple().local_port)) drop = true;
+      if (two.c && is_syn_ack_to(*it, two.c->tuple().local_port)) {
+        if (++two_syn_acks == 1) held.push_back(*it);  // the cookie's
+        drop = true;                                   // and the half-open one's
+      }
+      it = drop ? out.erase(it) : it + 1;
+    }
+  };
+  l.run(50);
+  two.start(l, ip_b, 7, pattern(3000, 2));
+  REQUIRE(l.run_until(1500, [&] { return two_syn_acks >= 2; }));
+  CHECK(l.counter(l.b, "tcp.syncookies.sent") == 1);
+  CHECK(one.connected);
+  REQUIRE(held.size() == 1);
+  l.wire.push_back({held[0], false, l.now + 1});
+  REQUIRE(l.run_until(30'000, [&] { return one.closed && two.closed; }));
+  CHECK(two.error == TcpError::none);
+  CHECK(two.got == two.data);
+  CHECK(one.got == one.data);
+  CHECK(l.counter(l.b, "tcp.syncookies.ok") == 1);
+  CHECK(l.counter(l.b, "tcp.tx.resets") == 0);
+}
+
 TEST_CASE("tcp: SYN retransmission backs off 1, 2, 4 s and gives up after tcp_syn_retries") {
   Link l("tcp_syn_retries=3");
   l.loss = 0;
