@@ -57,12 +57,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import hypervisor
-from .console import Console, ConsoleError, LineMatch
+from .console import ConsoleError, LineMatch
 from .hypervisor.accel import resolve
 from .hypervisor.base import Accel, MachineSpec, NicSpec
 from .paths import repo_root, reports_dir
 from .runs import Run
 from .targets import LINUX_VM_SERVES
+from .vm import Guest
 
 KERNEL_PACKAGE = "linux-image-amd64"
 PACKAGES = ("busybox-static", "nginx", "dnsmasq-base")
@@ -584,11 +585,14 @@ def linuxvm_cmdline(
     return " ".join(words)
 
 
-class LinuxVm:
+class LinuxVm(Guest):
     """A booted Linux microVM: its machine (any backend), console and
-    artifacts; destroyed on destroy(), on leaving the with block, or when
-    the run closes. Named like every VM of a run (ringzero-<run>-linuxvm-N),
-    so `ringzero sweep` removes it when its run died."""
+    artifacts (harness/vm.py's Guest: destroyed on destroy(), on leaving
+    the with block, or when the run closes). Named like every VM of a run
+    (ringzero-<run>-linuxvm-N), so `ringzero sweep` removes it when its run
+    died."""
+
+    error = LinuxVmError
 
     def __init__(
         self,
@@ -617,18 +621,15 @@ class LinuxVm:
         self.backend = backend
         self.paused = paused
         self._echo = echo
-        self.console: Console | None = None
-        self.machine: hypervisor.Machine | None = None
+        super().__init__()
         # Filled by wait_ready(): the guest's uptime when each kind of service
         # ("http", "dns") listened, which server it was, and the last ready line.
         self.ready: dict[str, float] = {}
         self.servers: dict[str, str] = {}
         self.ready_line: LineMatch | None = None
-        self._undo: Callable[[], None] | None = None
 
-    def start(self) -> LinuxVm:
-        self.artifacts.mkdir(parents=True, exist_ok=True)
-        spec = MachineSpec(
+    def _spec(self) -> MachineSpec:
+        return MachineSpec(
             name=self.name,
             kernel=self.image.kernel.resolve(),
             initrd=self.image.initramfs.resolve(),
@@ -640,20 +641,6 @@ class LinuxVm:
             nic=self.nic,
             paused=self.paused,
         )
-        self.console = Console(spec.console_socket, self.artifacts / "serial.log", self._echo)
-        self.machine = hypervisor.create(self.backend, spec)
-        self._undo = self.run.on_close(f"VM {self.name}", self._teardown)
-        try:
-            self.machine.start()
-        except Exception as e:
-            self.destroy()
-            raise LinuxVmError(f"{self.backend} could not start {self.name}: {e}") from e
-        return self
-
-    def resume(self) -> None:
-        if self.machine is None:
-            raise LinuxVmError("the VM has not been started")
-        self.machine.resume()
 
     def wait_ready(self, timeout: float | None = None) -> dict[str, float]:
         """Waits for /init's last ready line; fails with the console's tail
@@ -700,40 +687,6 @@ class LinuxVm:
             return ""
         tail = "\n".join(f"  | {line}" for line in log.splitlines()[-15:])
         return f"\nhypervisor log ({self.backend}):\n{tail}"
-
-    def _teardown(self) -> None:
-        if self.machine is not None:
-            self.machine.destroy()
-        if self.console is not None:
-            self.console.close()
-
-    def destroy(self) -> None:
-        if self._undo is not None:
-            self._undo()
-            self._undo = None
-
-    def __enter__(self) -> LinuxVm:
-        return self.start() if self.machine is None else self
-
-    def __exit__(self, *exc: object) -> None:
-        self.destroy()
-
-    def running(self) -> bool:
-        return self.machine is not None and self.machine.running()
-
-    def pid(self) -> int | None:
-        return self.machine.pid() if self.machine else None
-
-    def hypervisor_log(self) -> str:
-        return self.machine.hypervisor_log() if self.machine else ""
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU time the QEMU process has used so far."""
-        pid = self.pid()
-        if pid is None:
-            raise LinuxVmError("the VM is not running")
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def boot_linuxvm(

@@ -16,6 +16,7 @@ import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Self
 
 from . import exit_status, hypervisor
 from .build import Image
@@ -42,7 +43,107 @@ def demangle_types(text: str) -> str:
     return re.sub(r"of type (\S+?)(?=:|$)", one, text)
 
 
-class Vm:
+class Guest:
+    """What every VM of a run shares, whatever it boots: a machine made from
+    the subclass's MachineSpec (_spec), its console on COM1 logged to
+    serial.log, destroyed on destroy(), on leaving the with block, or when
+    the run closes. Errors are raised as `error`."""
+
+    error: type[RuntimeError] = RuntimeError
+    run: Run
+    name: str
+    backend: str
+    artifacts: Path
+    _echo: Callable[[bytes], None] | None
+
+    def __init__(self) -> None:
+        self.console: Console | None = None
+        self.machine: hypervisor.Machine | None = None
+        self._undo: Callable[[], None] | None = None
+
+    def _spec(self) -> MachineSpec:
+        raise NotImplementedError
+
+    # ---- life cycle ----------------------------------------------------------------
+
+    def start(self) -> Self:
+        self.artifacts.mkdir(parents=True, exist_ok=True)
+        spec = self._spec()
+        self.console = Console(spec.console_socket, self.artifacts / "serial.log", self._echo)
+        self.machine = hypervisor.create(self.backend, spec)
+        self._undo = self.run.on_close(f"VM {self.name}", self._teardown)
+        try:
+            self.machine.start()
+        except Exception as e:
+            self.destroy()
+            raise self.error(f"{self.backend} could not start {self.name}: {e}") from e
+        return self
+
+    def resume(self) -> None:
+        """Starts the CPU of a VM started with paused=True."""
+        if self.machine is None:
+            raise self.error("the VM has not been started")
+        try:
+            self.machine.resume()
+        except Exception as e:
+            raise self.error(f"{self.backend} could not resume {self.name}: {e}") from e
+
+    def _teardown(self) -> None:
+        if self.machine is not None:
+            self.machine.destroy()
+        if self.console is not None:
+            self.console.close()
+
+    def destroy(self) -> None:
+        if self._undo is not None:
+            self._undo()
+            self._undo = None
+
+    def __enter__(self) -> Self:
+        return self.start() if self.machine is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.destroy()
+
+    # ---- the QEMU process ----------------------------------------------------------
+
+    def running(self) -> bool:
+        return self.machine is not None and self.machine.running()
+
+    def pid(self) -> int | None:
+        return self.machine.pid() if self.machine else None
+
+    def hypervisor_log(self) -> str:
+        return self.machine.hypervisor_log() if self.machine else ""
+
+    def _running_pid(self) -> int:
+        pid = self.pid()
+        if pid is None:
+            raise self.error("the VM is not running")
+        return pid
+
+    def run_delay_seconds(self) -> float:
+        """Time the QEMU process's threads have so far spent runnable but
+        waiting for a host CPU (the second field of each thread's
+        /proc/<pid>/task/<tid>/schedstat), summed: while a vCPU thread
+        waits, the guest does not run though its clock goes on."""
+        total_ns = 0
+        for stat in Path(f"/proc/{self._running_pid()}/task").glob("*/schedstat"):
+            try:
+                total_ns += int(stat.read_text().split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # a thread that ended meanwhile
+        return total_ns / 1e9
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the QEMU process has used so far."""
+        stat = Path(f"/proc/{self._running_pid()}/stat").read_text()
+        fields = stat.rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+
+class Vm(Guest):
     def __init__(
         self,
         run: Run,
@@ -72,62 +173,21 @@ class Vm:
         self.nic = nic
         self.serial_sockets = serial_sockets
         self.paused = paused
-        self.console: Console | None = None
-        self.machine: hypervisor.Machine | None = None
-        self._undo: Callable[[], None] | None = None
+        super().__init__()
 
-    # ---- life cycle ----------------------------------------------------------------
-
-    def start(self) -> Vm:
-        self.artifacts.mkdir(parents=True, exist_ok=True)
-        socket_dir = self.run.dir
-        spec = MachineSpec(
+    def _spec(self) -> MachineSpec:
+        return MachineSpec(
             name=self.name,
             kernel=self.image.path.resolve(),
             cmdline=self.cmdline,
             memory_mib=self.memory_mib,
             accel=self.accel,
-            console_socket=socket_dir / f"{self.name}.com1",
+            console_socket=self.run.dir / f"{self.name}.com1",
             log_dir=self.artifacts,
             nic=self.nic,
             serial_sockets=self.serial_sockets,
             paused=self.paused,
         )
-        self.console = Console(spec.console_socket, self.artifacts / "serial.log", self._echo)
-        self.machine = hypervisor.create(self.backend, spec)
-        self._undo = self.run.on_close(f"VM {self.name}", self._teardown)
-        try:
-            self.machine.start()
-        except Exception as e:
-            self.destroy()
-            raise RuntimeError(f"{self.backend} could not start {self.name}: {e}") from e
-        return self
-
-    def resume(self) -> None:
-        """Starts the CPU of a VM started with paused=True."""
-        if self.machine is None:
-            raise RuntimeError("the VM has not been started")
-        try:
-            self.machine.resume()
-        except Exception as e:
-            raise RuntimeError(f"{self.backend} could not resume {self.name}: {e}") from e
-
-    def _teardown(self) -> None:
-        if self.machine is not None:
-            self.machine.destroy()
-        if self.console is not None:
-            self.console.close()
-
-    def destroy(self) -> None:
-        if self._undo is not None:
-            self._undo()
-            self._undo = None
-
-    def __enter__(self) -> Vm:
-        return self.start() if self.machine is None else self
-
-    def __exit__(self, *exc: object) -> None:
-        self.destroy()
 
     # ---- waiting -------------------------------------------------------------------
 
@@ -172,9 +232,6 @@ class Vm:
 
     # ---- what happened ---------------------------------------------------------------
 
-    def hypervisor_log(self) -> str:
-        return self.machine.hypervisor_log() if self.machine else ""
-
     def _why_it_ended(self) -> str:
         """The crash report, or, for a VM that died without one, what the
         hypervisor said (e.g. "KVM internal error")."""
@@ -207,28 +264,3 @@ class Vm:
         """Function names of the symbolized backtrace, innermost first."""
         crash = self.console.crash if self.console else None
         return [f.function for f in symbolize(self.image.elf, crash.addresses)] if crash else []
-
-    def run_delay_seconds(self) -> float:
-        """Time the QEMU process's threads have so far spent runnable but
-        waiting for a host CPU (the second field of each thread's
-        /proc/<pid>/task/<tid>/schedstat), summed: while a vCPU thread
-        waits, the guest does not run though its clock goes on."""
-        pid = self.machine.pid() if self.machine else None
-        if pid is None:
-            raise RuntimeError("the VM is not running")
-        total_ns = 0
-        for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
-            try:
-                total_ns += int(stat.read_text().split()[1])
-            except (OSError, IndexError, ValueError):
-                continue  # a thread that ended meanwhile
-        return total_ns / 1e9
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU time the QEMU process has used so far."""
-        pid = self.machine.pid() if self.machine else None
-        if pid is None:
-            raise RuntimeError("the VM is not running")
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-        return ticks / os.sysconf("SC_CLK_TCK")
