@@ -54,6 +54,7 @@ class VirtioNet final : public net::Nic {
 
   static void interrupt();
   static void poll();
+  static void flush();
 
  private:
   bool setup_queue(std::uint16_t index, virtio::Virtqueue& q, std::uint16_t vector_entry);
@@ -62,6 +63,7 @@ class VirtioNet final : public net::Nic {
   void receive();
   void post(net::PacketPtr frame);
   void drain_backlog();
+  void publish_tx();
   void notify(std::uint16_t queue) { cpu::outw(io_ + reg_queue_notify, queue); }
 
   pci::Device dev_;
@@ -132,6 +134,7 @@ bool VirtioNet::start() {
   cpu::outb(io_ + reg_status, status_acknowledge | status_driver | status_driver_ok);
   if (rx_.publish()) notify(rx_queue);
   eventloop::add_poller(poll);
+  eventloop::add_flusher(flush);
   return true;
 }
 
@@ -217,7 +220,16 @@ void VirtioNet::post(net::PacketPtr frame) {
   stats_.tx_bytes += frame->size() - net_header;
   tx_.post(id, frame->data(), std::uint32_t(frame->size()), false);
   tx_slots_[id] = std::move(frame);
-  if (tx_.publish()) notify(tx_queue);
+  // The device sees the frame at the end of the loop's pass (flush()), with
+  // the rest of the pass's frames, or now when the ring has no room left.
+  if (!tx_free_count_) publish_tx();
+}
+
+void VirtioNet::publish_tx() {
+  if (tx_.publish()) {
+    ++stats_.tx_notifies;
+    notify(tx_queue);
+  }
 }
 
 void VirtioNet::drain_backlog() {
@@ -234,6 +246,10 @@ void VirtioNet::interrupt() {
   ++the_nic->stats_.interrupts;
   the_nic->pending_ = true;
   eventloop::notify();
+}
+
+void VirtioNet::flush() {
+  if (the_nic) the_nic->publish_tx();
 }
 
 void VirtioNet::poll() {

@@ -16,6 +16,8 @@ constexpr int max_pollers = 16;
 TimerQueue queue;
 Poller pollers[max_pollers];
 int poller_count = 0;
+Flusher flushers[max_pollers];
+int flusher_count = 0;
 // Written by interrupt handlers, read by the loop (one CPU: volatile is enough).
 volatile bool pending = false;
 volatile std::uint64_t armed_tsc = 0;  // the deadline the APIC timer holds; 0: none
@@ -48,6 +50,11 @@ void add_poller(Poller poller) {
   pollers[poller_count++] = poller;
 }
 
+void add_flusher(Flusher flusher) {
+  if (flusher_count == max_pollers) panic("eventloop: more than %d flushers", max_pollers);
+  flushers[flusher_count++] = flusher;
+}
+
 void notify() {
   pending = true;
 }
@@ -62,6 +69,7 @@ void run() {
     pending = false;
     for (int i = 0; i < poller_count; ++i) pollers[i]();
     queue.run_due(clock::monotonic_ns());
+    for (int i = 0; i < flusher_count; ++i) flushers[i]();
 
     if (auto next = queue.next_deadline()) {
       std::uint64_t tsc = deadline_tsc(*next);

@@ -20,6 +20,11 @@ using Poller = void (*)();
 void add_poller(Poller poller);
 // Called from interrupt handlers: the loop makes another pass before halting.
 void notify();
+// Runs at the end of every pass, after the pollers and the due timers, before
+// the CPU halts: a driver hands the device what the pass queued, with one
+// notification for the whole batch.
+using Flusher = void (*)();
+void add_flusher(Flusher flusher);
 
 // Counters for the agent and the tests.
 struct Stats {

@@ -15,6 +15,7 @@ struct NicStats {
   std::uint64_t rx_dropped_no_buffer;  // RX ring could not be refilled
   std::uint64_t tx_dropped_ring_full;  // transmit() found no free descriptor
   std::uint64_t interrupts;
+  std::uint64_t tx_notifies;  // times the driver told the device of new frames
 };
 
 class Nic {

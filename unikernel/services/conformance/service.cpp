@@ -90,6 +90,7 @@ void stats(rz::json::Writer& w) {
     w.key("tx_frames").value(s.tx_frames).key("tx_bytes").value(s.tx_bytes);
     w.key("rx_dropped_no_buffer").value(s.rx_dropped_no_buffer);
     w.key("tx_dropped_ring_full").value(s.tx_dropped_ring_full);
+    w.key("tx_notifies").value(s.tx_notifies);
     w.key("interrupts").value(s.interrupts).end_object();
     w.key("pool").begin_object();
     w.key("capacity").value(std::uint64_t(nic.pool().capacity()));
