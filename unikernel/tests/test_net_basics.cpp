@@ -69,6 +69,26 @@ TEST_CASE("the Internet checksum (RFC 1071 example, pieces of odd length)") {
   CHECK(internet_checksum(p) == sum16(p));
 }
 
+TEST_CASE("the checksum sums words eight octets at a time, from any start and split") {
+  // All-ones words make the one's complement carries that a wide sum folds.
+  Bytes ones(77, 0xff);
+  for (std::size_t len = 0; len <= ones.size(); ++len)
+    CHECK(internet_checksum({ones.data(), len}) == sum16({ones.data(), len}));
+  auto p = pattern(300, 7);
+  for (std::size_t start = 0; start < 9; ++start) {
+    for (std::size_t len = 0; start + len <= 80; ++len) {
+      std::span<const std::uint8_t> s{p.data() + start, len};
+      CHECK(internet_checksum(s) == sum16(s));
+      for (std::size_t cut = 0; cut <= len; cut += 3) {
+        Checksum c;
+        c.add(s.first(cut));
+        c.add(s.subspan(cut));
+        CHECK(c.finish() == sum16(s));
+      }
+    }
+  }
+}
+
 TEST_CASE("configuration from the command line") {
   std::vector<std::string> log;
   static std::vector<std::string>* sink;

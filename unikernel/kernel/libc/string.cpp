@@ -33,17 +33,28 @@ struct ByteSet {
 
 // ---- memory -----------------------------------------------------------------------
 
-// rep movsb and rep stosb are the fastest general copy and fill on CPUs with
-// ERMS (Ivy Bridge and later, Zen), for any size and alignment.
+// Eight octets per load and store, then the tail. Not rep movsb / rep
+// stosb: those are fastest on hardware with ERMS, but TCG (QEMU without
+// KVM, where CI runs) emulates them an octet per iteration, which made a
+// 1448-octet segment copy cost more than the rest of its path (TCP bulk
+// download 30 -> 42 MiB/s with this loop, see `ringzero bench --only bulk`).
 void* memcpy(void* dst, const void* src, std::size_t n) noexcept {
-  void* d = dst;
-  asm volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(n) : : "memory");
+  auto* d = static_cast<unsigned char*>(dst);
+  auto* s = static_cast<const unsigned char*>(src);
+  for (; n >= 8; n -= 8, d += 8, s += 8) {
+    std::uint64_t w;
+    __builtin_memcpy(&w, s, 8);
+    __builtin_memcpy(d, &w, 8);
+  }
+  for (; n; --n) *d++ = *s++;
   return dst;
 }
 
 void* memset(void* dst, int c, std::size_t n) noexcept {
-  void* d = dst;
-  asm volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+  auto* d = static_cast<unsigned char*>(dst);
+  std::uint64_t w = 0x0101010101010101ull * static_cast<unsigned char>(c);
+  for (; n >= 8; n -= 8, d += 8) __builtin_memcpy(d, &w, 8);
+  for (; n; --n) *d++ = static_cast<unsigned char>(c);
   return dst;
 }
 
