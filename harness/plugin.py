@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import threading
 import zlib
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
@@ -99,7 +101,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def _interrupt_on_termination() -> None:
+    """SIGTERM and SIGHUP end the session as Ctrl-C does. pytest reports a
+    SystemExit raised inside a test as that test's failure and goes on with
+    the next one (so a CI job's SIGTERM went unheeded); a KeyboardInterrupt
+    ends the session, and the fixtures' teardown still destroys the VMs,
+    taps and namespaces. Exit status 2, as for Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"{signal.Signals(signum).name}: the run stops")
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) in (signal.SIG_DFL, None):
+            signal.signal(sig, interrupt)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _interrupt_on_termination()
     config.addinivalue_line(
         "markers",
         "rfc(number, section, level): the RFC requirement a test checks (MUST/SHOULD/MAY)",

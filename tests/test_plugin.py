@@ -1,6 +1,11 @@
 """The pytest plugin's own behaviour, driven through pytester (no VM)."""
 
 import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from ringzero.net import netns
@@ -131,3 +136,50 @@ def test_a_target_that_dies_during_a_test_fails_it(pytester):
     result = pytester.runpytest_subprocess("--target", "linux")
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*the Linux agent exited during the test (status -9)*"])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="namespaces need root")
+def test_sigterm_ends_the_session_and_cleans_up(pytester):
+    """SIGTERM in the middle of a test ends the whole session (the next test
+    does not start) and the fixtures still remove the target's namespaces."""
+    started = pytester.path / "started"
+    pytester.makepyfile(
+        f"""
+        import time
+        from pathlib import Path
+
+        def test_waits(sut):
+            Path({str(started)!r}).write_text(sut.ns)
+            time.sleep(60)
+
+        def test_after():
+            Path({str(started)!r} + ".after").write_text("ran")
+        """
+    )
+    log = pytester.path / "pytest.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--target", "linux"],
+            cwd=pytester.path,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert started.exists(), "the test did not start"
+        ns = started.read_text()
+        assert ns in netns.names()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    out = log.read_text(errors="replace")
+    assert proc.returncode == 2, out
+    assert "SIGTERM" in out, out
+    assert not Path(str(started) + ".after").exists(), "the session went on after SIGTERM"
+    assert ns not in netns.names(), "the target's namespace was left behind"
