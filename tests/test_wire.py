@@ -7,7 +7,7 @@ import time
 
 import pytest
 from ringzero.net import netns
-from ringzero.net.peer import Peer
+from ringzero.net.peer import BPF_ONLY_ARP, Peer, bpf
 from ringzero.net.wire import Addresses, Wire, sweep_namespaces, sweep_taps
 from ringzero.runs import Run, new_run_id, resource_name
 from scapy.layers.l2 import ARP, Ether
@@ -105,6 +105,49 @@ def test_the_capture_keeps_up_with_a_burst_of_10000_frames(run):
                 stats = peer.stats()
             print(f"10000 frames sent in {elapsed:.3f} s; captured {len(got)}; {stats}")
             assert len(got) == 10000 and stats["dropped"] == 0
+        finally:
+            netns.delete(target)
+
+
+def test_a_capture_filter_keeps_only_what_it_accepts(run):
+    """filter_capture(): a BPF program that accepts one ethertype leaves the
+    others out of the capture; BPF_ONLY_ARP keeps ARP alone; a program that
+    is not whole instructions is refused."""
+    target = run.name("test-filter")
+    netns.create(target)
+    with Wire(run) as wire:
+        try:
+            link = wire.new_veth(target)
+            netns.ip("-n", target, "link", "set", "eth0", "up")
+            wire.wait_carrier(link)
+            with Peer(wire) as peer:
+                peer.attach(link)
+                with pytest.raises(ValueError):
+                    peer.filter_capture(b"\x06\x00")
+                peer.filter_capture(
+                    bpf(
+                        (0x28, 0, 0, 12),  # ethertype
+                        (0x15, 0, 1, 0x88B6),  # 0x88b6? keep : drop
+                        (0x06, 0, 0, 0x40000),
+                        (0x06, 0, 0, 0),
+                    )
+                )
+                sender = netns.socket_in(target, socket.AF_PACKET, socket.SOCK_RAW, 0)
+                sender.bind(("eth0", 0))
+                head = bytes.fromhex("02000033000a520054003302")
+                for i in range(30):
+                    kind = b"\x88\xb6" if i % 3 == 0 else b"\x88\xb5"
+                    sender.send(head + kind + bytes([i]) * 46)
+                kept = peer.collect(0.5, Ether())
+                peer.filter_capture(BPF_ONLY_ARP)
+                peer.mark()
+                sender.send(head + b"\x88\xb6" + bytes(46))
+                sender.send(head + b"\x08\x06" + bytes(28) + bytes(18))
+                after = peer.collect(0.5, Ether())
+                sender.close()
+            assert [f.type for f in kept] == [0x88B6] * 10
+            assert [bytes(f.payload)[0] for f in kept] == list(range(0, 30, 3))
+            assert [f.type for f in after] == [0x0806]
         finally:
             netns.delete(target)
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import ctypes
 import os
 import select
 import socket
@@ -47,10 +48,26 @@ PACKET_STATISTICS = 6
 SO_RCVBUFFORCE = 33
 SO_SNDBUFFORCE = 32
 SO_TIMESTAMPNS = 35
+SO_ATTACH_FILTER = 26
 RCVBUF = 32 << 20
 SNDBUF = 4 << 20
 MAX_FRAME = 65536 + 64
 TIMESPEC = struct.Struct("@qq")
+
+
+def bpf(*insns: tuple[int, int, int, int]) -> bytes:
+    """A classic BPF program: (code, jt, jf, k) per instruction."""
+    return b"".join(struct.pack("=HBBI", *i) for i in insns)
+
+
+# Captures ARP only: the peer still answers the target's ARP requests for
+# its virtual hosts (which it reads from the capture), and takes nothing else.
+BPF_ONLY_ARP = bpf(
+    (0x28, 0, 0, 12),  # ldh [12]: the ethertype
+    (0x15, 0, 1, 0x0806),  # ARP? keep : drop
+    (0x06, 0, 0, 0x40000),
+    (0x06, 0, 0, 0),
+)
 IDLE_POLL_MS = 20
 
 
@@ -365,6 +382,19 @@ class Peer:
         """Every frame captured so far, both directions, in capture order."""
         with self._cond:
             return list(self._frames)
+
+    def filter_capture(self, program: bytes) -> None:
+        """Attaches a classic BPF program (see bpf()) to the capture socket:
+        the frames it rejects are neither captured nor counted, so that a
+        flood of millions does not fill memory and the pcap (BPF_ONLY_ARP).
+        ARP requests the program rejects go unanswered."""
+        if self._rx is None:
+            raise RuntimeError("the peer's capture is not running")
+        if not program or len(program) % 8:
+            raise ValueError(f"a BPF program is 8 octets per instruction, not {len(program)}")
+        buf = ctypes.create_string_buffer(program, len(program))
+        fprog = struct.pack("=HxxxxxxQ", len(program) // 8, ctypes.addressof(buf))
+        self._rx.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
 
     def stats(self) -> dict[str, int]:
         """Frames seen from the target, sent on the link (by us or tools), and

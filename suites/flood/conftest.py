@@ -4,15 +4,13 @@ taken) with its checks for afterwards."""
 
 from __future__ import annotations
 
-import ctypes
 import os
-import socket
-import struct
 import time
 from typing import Any
 
 import pytest
 from ringzero.net import netns
+from ringzero.net.peer import BPF_ONLY_ARP
 
 from .floodutil import (
     ECHO_PORT,
@@ -36,7 +34,6 @@ FLOOD_S = float(os.environ.get("RINGZERO_FLOOD_S", "10"))
 # the stack, not the host's queue.
 TXQUEUELEN = 10_000
 LISTENING = r"^http: listening on port 80\b"
-SO_ATTACH_FILTER = 26
 
 
 @pytest.fixture
@@ -45,20 +42,13 @@ def flood_s() -> float:
 
 
 @pytest.fixture(autouse=True)
-def quiet_capture(peer: Any) -> None:
-    """The peer's capture takes no frames: a flood is millions of them,
-    which would fill the harness's memory and the pcap and take a CPU from
-    the target. The floods count what they need on the wire themselves
-    (ringzero.flood's frame counters)."""
-    # TODO(peer): a public Peer API for a capture filter (as in
-    # suites/tcp/test_synflood.py); this reaches into its capture socket.
-    rx = peer._rx
-    if rx is None:
-        return
-    program = struct.pack("=HBBI", 0x06, 0, 0, 0)  # ret 0: take nothing
-    buf = ctypes.create_string_buffer(program)
-    fprog = struct.pack("=HxxxxxxQ", 1, ctypes.addressof(buf))
-    rx.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+def quiet_capture(peer: Any, sut: Any) -> None:
+    """The peer's capture takes ARP frames only (it answers ARP for its
+    virtual hosts from them): a flood is millions of frames, which would
+    fill the harness's memory and the pcap and take a CPU from the target.
+    The floods count what they need on the wire themselves (ringzero.flood's
+    frame counters). After `sut`, which attaches the capture."""
+    peer.filter_capture(BPF_ONLY_ARP)
 
 
 class Service:

@@ -19,7 +19,6 @@ of it stays on the test link.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import random
 import socket
@@ -30,6 +29,7 @@ from typing import Any
 
 import pytest
 from ringzero.flood import FloodError, FrameFlood
+from ringzero.net.peer import bpf
 from ringzero.net.wire import MAX_HOSTS
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
@@ -152,23 +152,12 @@ def flood_counters(before: dict[str, int], after: dict[str, int]) -> dict[str, i
 
 # ---- the capture ----------------------------------------------------------------------
 
-SO_ATTACH_FILTER = 26
-
-
-def bpf(*insns: tuple[int, int, int, int]) -> bytes:
-    return b"".join(struct.pack("=HBBI", *i) for i in insns)
-
 
 def capture_without_hosts_tcp(peer: Any) -> None:
     """Keeps the flood out of the peer's capture: millions of SYNs and
     SYN-ACKs would fill its memory and the pcap. A classic BPF program on
     its capture socket drops IPv4 TCP frames from or to a virtual host and
     keeps everything else (the real client, ARP)."""
-    # TODO(peer): a public Peer API for a capture filter; this reaches into
-    # the peer's capture socket.
-    rx = peer._rx
-    if rx is None:
-        return
     lo = int.from_bytes(socket.inet_aton(peer.host(0).ip), "big")
     hi = int.from_bytes(socket.inet_aton(peer.host(MAX_HOSTS - 1).ip), "big")
     ld_h, ld_w, ld_b = 0x28, 0x20, 0x30  # BPF_LD|BPF_ABS with H, W, B
@@ -187,9 +176,7 @@ def capture_without_hosts_tcp(peer: Any) -> None:
         (ret, 0, 0, 0x40000),  # 10: keep
         (ret, 0, 0, 0),  # 11: drop
     )
-    buf = ctypes.create_string_buffer(program)
-    fprog = struct.pack("=HxxxxxxQ", len(program) // 8, ctypes.addressof(buf))
-    rx.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+    peer.filter_capture(program)
 
 
 # ---- the test -------------------------------------------------------------------------
