@@ -12,7 +12,7 @@ Every flood stops by itself: the tool's own limit (ping's and arping's
 deadline, wrk's duration, httperf's connection count; hping3 has none, so
 it gets SIGINT at the end of its time), and behind that a watchdog thread
 that sends SIGINT, then SIGKILL, to the tool's PID a grace period after the
-end. A tool gets SIGKILL too when the harness dies (``netns.die_with_parent``).
+end. A tool gets SIGKILL too when the harness dies (``netns.prepare_child``).
 Output goes to a temporary file and is parsed when the tool has ended; the
 parsers are plain functions of the text (tests/test_flood.py feeds them
 recorded output).
@@ -47,6 +47,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
+
+from .net import netns
 
 GRACE_S = 5.0  # after the end: SIGINT, then this long again: SIGKILL
 HTTP_TIMEOUT_S = 5.0  # httperf's and wrk's per-request timeout
@@ -590,7 +592,11 @@ class ToolFlood(Flood):
         self.started = time.monotonic()
         try:
             self.proc: subprocess.Popen[bytes] = wire.popen(
-                self.argv, stdout=self._out, stderr=subprocess.STDOUT, text=False
+                self.argv,
+                stdout=self._out,
+                stderr=subprocess.STDOUT,
+                text=False,
+                preexec_fn=netns.prepare_child,  # SIGINT must reach the tool
             )
         except BaseException:
             self._out.close()

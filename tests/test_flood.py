@@ -4,6 +4,7 @@ httperf 0.9.0, wrk 4.1.0 against the Linux target and the unikernel), the
 BPF programs of the frame counters on frames Scapy builds, and the
 watchdog that bounds a tool's run."""
 
+import signal
 import subprocess
 import time
 
@@ -440,6 +441,17 @@ def test_a_tool_without_a_limit_gets_sigint_at_its_end():
     assert 0.4 < time.monotonic() - start < 5
     assert (r.sent, r.answered) == (7, 7) and not r.stopped
     assert f.wait() is r  # the same result again
+
+
+def test_sigint_reaches_a_tool_even_when_the_harness_ignores_it():
+    """A harness started in the background of a script has SIGINT ignored;
+    the tools it starts must not inherit that, or no flood could end them."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        r = tool_flood(INTERRUPTIBLE, interrupt_at=0.5, own_limit=False).wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert (r.sent, r.answered) == (7, 7)
 
 
 def test_stop_ends_a_flood_early():

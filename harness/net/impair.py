@@ -664,13 +664,13 @@ class ImpairedPath:
             text=True,
             timeout=timeout,
             check=False,
-            preexec_fn=netns.die_with_parent,
+            preexec_fn=netns.prepare_child,
         )
 
     def popen(self, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[str]:
         """Starts a tool in the impaired namespace; stop it yourself by PID."""
         kwargs.setdefault("text", True)
-        kwargs.setdefault("preexec_fn", netns.die_with_parent)
+        kwargs.setdefault("preexec_fn", netns.prepare_child)
         return subprocess.Popen(netns.exec_argv(self.ns, argv), **kwargs)
 
     def sysctls(self, values: dict[str, str]) -> None:

@@ -291,7 +291,7 @@ class LinuxInstance:
                 stdout=subprocess.PIPE,
                 stderr=stderr,
                 bufsize=0,
-                preexec_fn=netns.die_with_parent,
+                preexec_fn=netns.prepare_child,
             )
         hint = f"its stderr is in {self._stderr_path}"
         self.agent = Agent(

@@ -177,9 +177,14 @@ def sysctls(name: str, values: dict[str, str]) -> None:
     run_in(name, apply)
 
 
-def die_with_parent() -> None:
-    """In a child before exec: SIGKILL when the harness dies, however it dies."""
+def prepare_child() -> None:
+    """In a child before exec: SIGKILL when the harness dies, however it
+    dies; and SIGINT back to its default action. A harness started in the
+    background of a script inherits SIGINT ignored, and so would every tool
+    it starts, yet the floods end tools without a limit of their own (ping
+    -f, hping3, httperf) with SIGINT, for them to print their statistics."""
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def exec_argv(name: str, argv: Sequence[str]) -> list[str]:

@@ -128,7 +128,7 @@ class Wire:
                 text=True,
                 timeout=timeout,
                 check=False,
-                preexec_fn=netns.die_with_parent,
+                preexec_fn=netns.prepare_child,
             )
         except subprocess.TimeoutExpired as e:
             out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else e.stdout
@@ -147,7 +147,7 @@ class Wire:
         """Starts a command in the wire namespace (text mode; pass stdout=... to
         capture). It is killed when the harness dies; stop it yourself by PID."""
         kwargs.setdefault("text", True)
-        kwargs.setdefault("preexec_fn", netns.die_with_parent)
+        kwargs.setdefault("preexec_fn", netns.prepare_child)
         return subprocess.Popen(netns.exec_argv(self.ns, argv), **kwargs)
 
     def socket_in_ns(self, family: int, type: int, proto: int = 0) -> socket.socket:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from ringzero import hypervisor, runs
 from ringzero.hypervisor.base import MachineSpec
+from ringzero.net import netns
 from ringzero.paths import state_dir
 
 pytestmark = pytest.mark.requires("kernel")
@@ -59,6 +60,7 @@ def idle_boot(backend, accel, tmp_path) -> Iterator[IdleBoot]:
             [sys.executable, "-m", "ringzero.cli", "boot", "kernel_tests", "--cmdline",
              "test=idle", "--backend", backend, "--accel", accel],
             stdout=out, stderr=subprocess.STDOUT,
+            preexec_fn=netns.prepare_child,  # SIGINT as at a terminal, even if ours is ignored
         )  # fmt: skip
     try:
         assert wait_until(lambda: "kernel_tests: idling" in log.read_text(), 60), log.read_text()
