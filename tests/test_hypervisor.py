@@ -3,6 +3,8 @@
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+from ringzero.hypervisor import libvirt
 from ringzero.hypervisor.base import MachineSpec
 from ringzero.hypervisor.libvirt import domain_xml
 from ringzero.hypervisor.qemu import qemu_argv
@@ -70,3 +72,16 @@ def test_libvirt_domain_xml_tcg():
     root = ET.fromstring(domain_xml(spec("tcg")))
     assert root.get("type") == "qemu"
     assert root.find("cpu").get("mode") == "maximum"
+
+
+def test_a_libvirtd_in_another_network_namespace_is_refused_with_what_to_do(monkeypatch):
+    """libvirtd opens the harness's taps by name in the harness's namespace;
+    one started inside `ip netns exec` cannot, and the run says so."""
+    monkeypatch.setattr(libvirt, "_daemon_pid", lambda pidfile: 4242)
+    netns = {"self": "net:[1]", 4242: "net:[2]"}
+    monkeypatch.setattr(libvirt, "_netns_of", lambda pid: netns[pid])
+    with pytest.raises(RuntimeError, match=r"libvirtd \(PID 4242\).*kill 4242"):
+        libvirt.ensure_daemons()
+    netns[4242] = "net:[1]"
+    monkeypatch.setattr(libvirt, "LIBVIRT_SOCKET", Path("/"))  # "up" at once
+    libvirt.ensure_daemons()

@@ -45,20 +45,42 @@ def _module() -> Any:
     return _libvirt
 
 
-def _daemon_running(pidfile: str) -> bool:
+def _daemon_pid(pidfile: str) -> int | None:
+    """The daemon's PID when it runs."""
     try:
         pid = int(Path(pidfile).read_text().strip())
         os.kill(pid, 0)
     except (OSError, ValueError):
-        return False
-    return True
+        return None
+    return pid
+
+
+def _netns_of(pid: int | str) -> str:
+    try:
+        return str(Path(f"/proc/{pid}/ns/net").readlink())
+    except OSError:
+        return ""
 
 
 def ensure_daemons() -> None:
     """Starts virtlogd and libvirtd when they are not running (these machines
-    have no init system); they stay up as the host's hypervisor service."""
+    have no init system); they stay up as the host's hypervisor service.
+    libvirtd opens the taps the harness makes by name, in the harness's
+    network namespace; a libvirtd started from inside `ip netns exec` stays
+    in that namespace, where those taps do not exist (or others of the same
+    name do), and is refused with what to do."""
+    ours = _netns_of("self")
     for daemon, pidfile in (("virtlogd", "/run/virtlogd.pid"), ("libvirtd", "/run/libvirtd.pid")):
-        if _daemon_running(pidfile):
+        pid = _daemon_pid(pidfile)
+        if pid is not None:
+            theirs = _netns_of(pid)
+            if daemon == "libvirtd" and ours and theirs and theirs != ours:
+                raise RuntimeError(
+                    f"libvirtd (PID {pid}) runs in another network namespace than this "
+                    f"process (was it started inside `ip netns exec`?), so it cannot see "
+                    f"the harness's taps: stop it (kill {pid}) and run again, or use "
+                    f"--backend qemu"
+                )
             continue
         path = shutil.which(daemon) or f"/usr/sbin/{daemon}"
         if not Path(path).exists():
