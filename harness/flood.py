@@ -48,8 +48,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from .net import netns
-
 GRACE_S = 5.0  # after the end: SIGINT, then this long again: SIGKILL
 HTTP_TIMEOUT_S = 5.0  # httperf's and wrk's per-request timeout
 ARP_INTERVAL_S = 0.00001  # arping's interval: as fast as it goes (1,000 to 8,000/s)
@@ -592,11 +590,7 @@ class ToolFlood(Flood):
         self.started = time.monotonic()
         try:
             self.proc: subprocess.Popen[bytes] = wire.popen(
-                self.argv,
-                stdout=self._out,
-                stderr=subprocess.STDOUT,
-                text=False,
-                preexec_fn=netns.prepare_child,  # SIGINT must reach the tool
+                self.argv, stdout=self._out, stderr=subprocess.STDOUT, text=False
             )
         except BaseException:
             self._out.close()

@@ -11,6 +11,7 @@ import time
 import pytest
 from ringzero import flood
 from ringzero.flood import FloodError, FloodResult
+from ringzero.net import netns
 from scapy.layers.inet import ICMP, IP, TCP
 from scapy.layers.l2 import ARP, Ether
 
@@ -411,9 +412,11 @@ def test_a_missing_tool_says_what_to_install(monkeypatch):
 
 
 class LocalWire:
-    """A stand-in for the wire whose popen runs commands here."""
+    """A stand-in for the wire whose popen runs commands here, prepared as
+    Wire.popen prepares them."""
 
     def popen(self, argv, **kwargs):
+        kwargs.setdefault("preexec_fn", netns.prepare_child)
         return subprocess.Popen(argv, **kwargs)
 
 

@@ -76,10 +76,11 @@ def test_a_veth_link_reaches_linux_in_its_namespace_and_is_captured(run, tmp_pat
             netns.delete(target)
 
 
-def test_the_capture_keeps_up_with_a_burst_of_10000_frames(run):
-    """Linux's own packet socket in the target namespace sends 10000 frames
-    as fast as it can; the peer records every one."""
-    target = run.name("test-burst")
+@pytest.fixture
+def sending(run):
+    """A veth to a target namespace, the peer capturing on it, and a raw
+    packet socket on the target's end: (peer, socket)."""
+    target = run.name("test-sender")
     netns.create(target)
     with Wire(run) as wire:
         try:
@@ -90,66 +91,62 @@ def test_the_capture_keeps_up_with_a_burst_of_10000_frames(run):
                 peer.attach(link)
                 sender = netns.socket_in(target, socket.AF_PACKET, socket.SOCK_RAW, 0)
                 sender.bind(("eth0", 0))
-                frame = bytes.fromhex("02000033000a52540033000288b5") + bytes(46)
-                start = time.monotonic()
-                sent = 0
-                while sent < 10000:
-                    try:
-                        sender.send(frame)
-                        sent += 1
-                    except OSError:
-                        time.sleep(0.0001)
-                elapsed = time.monotonic() - start
-                sender.close()
-                got = peer.collect(0.5, Ether(type=0x88B5))
-                stats = peer.stats()
-            print(f"10000 frames sent in {elapsed:.3f} s; captured {len(got)}; {stats}")
-            assert len(got) == 10000 and stats["dropped"] == 0
+                try:
+                    yield peer, sender
+                finally:
+                    sender.close()
         finally:
             netns.delete(target)
 
 
-def test_a_capture_filter_keeps_only_what_it_accepts(run):
+def test_the_capture_keeps_up_with_a_burst_of_10000_frames(sending):
+    """Linux's own packet socket in the target namespace sends 10000 frames
+    as fast as it can; the peer records every one."""
+    peer, sender = sending
+    frame = bytes.fromhex("02000033000a52540033000288b5") + bytes(46)
+    start = time.monotonic()
+    sent = 0
+    while sent < 10000:
+        try:
+            sender.send(frame)
+            sent += 1
+        except OSError:
+            time.sleep(0.0001)
+    elapsed = time.monotonic() - start
+    got = peer.collect(0.5, Ether(type=0x88B5))
+    stats = peer.stats()
+    print(f"10000 frames sent in {elapsed:.3f} s; captured {len(got)}; {stats}")
+    assert len(got) == 10000 and stats["dropped"] == 0
+
+
+def test_a_capture_filter_keeps_only_what_it_accepts(sending):
     """filter_capture(): a BPF program that accepts one ethertype leaves the
     others out of the capture; BPF_ONLY_ARP keeps ARP alone; a program that
     is not whole instructions is refused."""
-    target = run.name("test-filter")
-    netns.create(target)
-    with Wire(run) as wire:
-        try:
-            link = wire.new_veth(target)
-            netns.ip("-n", target, "link", "set", "eth0", "up")
-            wire.wait_carrier(link)
-            with Peer(wire) as peer:
-                peer.attach(link)
-                with pytest.raises(ValueError):
-                    peer.filter_capture(b"\x06\x00")
-                peer.filter_capture(
-                    bpf(
-                        (0x28, 0, 0, 12),  # ethertype
-                        (0x15, 0, 1, 0x88B6),  # 0x88b6? keep : drop
-                        (0x06, 0, 0, 0x40000),
-                        (0x06, 0, 0, 0),
-                    )
-                )
-                sender = netns.socket_in(target, socket.AF_PACKET, socket.SOCK_RAW, 0)
-                sender.bind(("eth0", 0))
-                head = bytes.fromhex("02000033000a520054003302")
-                for i in range(30):
-                    kind = b"\x88\xb6" if i % 3 == 0 else b"\x88\xb5"
-                    sender.send(head + kind + bytes([i]) * 46)
-                kept = peer.collect(0.5, Ether())
-                peer.filter_capture(BPF_ONLY_ARP)
-                peer.mark()
-                sender.send(head + b"\x88\xb6" + bytes(46))
-                sender.send(head + b"\x08\x06" + bytes(28) + bytes(18))
-                after = peer.collect(0.5, Ether())
-                sender.close()
-            assert [f.type for f in kept] == [0x88B6] * 10
-            assert [bytes(f.payload)[0] for f in kept] == list(range(0, 30, 3))
-            assert [f.type for f in after] == [0x0806]
-        finally:
-            netns.delete(target)
+    peer, sender = sending
+    with pytest.raises(ValueError):
+        peer.filter_capture(b"\x06\x00")
+    peer.filter_capture(
+        bpf(
+            (0x28, 0, 0, 12),  # ethertype
+            (0x15, 0, 1, 0x88B6),  # 0x88b6? keep : drop
+            (0x06, 0, 0, 0x40000),
+            (0x06, 0, 0, 0),
+        )
+    )
+    head = bytes.fromhex("02000033000a520054003302")
+    for i in range(30):
+        kind = b"\x88\xb6" if i % 3 == 0 else b"\x88\xb5"
+        sender.send(head + kind + bytes([i]) * 46)
+    kept = peer.collect(0.5, Ether())
+    peer.filter_capture(BPF_ONLY_ARP)
+    peer.mark()
+    sender.send(head + b"\x88\xb6" + bytes(46))
+    sender.send(head + b"\x08\x06" + bytes(28) + bytes(18))
+    after = peer.collect(0.5, Ether())
+    assert [f.type for f in kept] == [0x88B6] * 10
+    assert [bytes(f.payload)[0] for f in kept] == list(range(0, 30, 3))
+    assert [f.type for f in after] == [0x0806]
 
 
 def test_leftovers_of_a_dead_run_are_swept_and_a_live_runs_are_not():

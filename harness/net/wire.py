@@ -145,7 +145,8 @@ class Wire:
 
     def popen(self, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[str]:
         """Starts a command in the wire namespace (text mode; pass stdout=... to
-        capture). It is killed when the harness dies; stop it yourself by PID."""
+        capture). It is killed when the harness dies, and SIGINT stops it even
+        when the harness ignores SIGINT; stop it yourself by PID."""
         kwargs.setdefault("text", True)
         kwargs.setdefault("preexec_fn", netns.prepare_child)
         return subprocess.Popen(netns.exec_argv(self.ns, argv), **kwargs)
